@@ -1,0 +1,18 @@
+"""dlcore: the small numpy deep-learning framework that students build, module by module.
+
+The library provides the contract (:class:`Module`, :class:`Criterion`, :class:`Sequential`),
+initialisation, gradient checking, data, training and plotting. The layers themselves
+(Linear, Tanh, SoftMax, the criterion) are what students write in the notebooks.
+"""
+
+from dlcore.gradcheck import GradCheckReport, gradcheck, numerical_jacobian
+from dlcore.init import normal_weights, zero_bias
+from dlcore.module import Criterion, Module, Sequential
+from dlcore.notebook_loader import NotebookLoadError, load_implementation, load_notebook
+from dlcore.train import SGD, EpochStats, count_errors, fit, predict, train_epoch
+
+__all__ = [
+    "SGD", "Criterion", "EpochStats", "GradCheckReport", "Module", "NotebookLoadError", "Sequential",
+    "count_errors", "fit", "gradcheck", "load_implementation", "load_notebook", "normal_weights",
+    "numerical_jacobian", "predict", "train_epoch", "zero_bias",
+]
