@@ -1,0 +1,8 @@
+"""Data of the course: IDX reading, MNIST loading and fetching, minibatches."""
+
+from dlcore.data.batching import minibatches, one_hot
+from dlcore.data.fetch import fetch
+from dlcore.data.idx import read_idx
+from dlcore.data.mnist import MNIST, default_data_dir, load_mnist
+
+__all__ = ["MNIST", "default_data_dir", "fetch", "load_mnist", "minibatches", "one_hot", "read_idx"]
