@@ -1,0 +1,71 @@
+"""Shared fixtures: the real MNIST next to the checkout, and a writer of synthetic IDX files."""
+
+from __future__ import annotations
+
+import gzip
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+_IDX_CODES = {np.dtype("u1"): 0x08, np.dtype("i1"): 0x09, np.dtype("i2"): 0x0B,
+              np.dtype("i4"): 0x0C, np.dtype("f4"): 0x0D, np.dtype("f8"): 0x0E}  # fmt: skip
+
+
+def idx_bytes(array: np.ndarray) -> bytes:
+    """The IDX encoding of ``array``: magic, dtype code, ndim, big-endian dims, big-endian data."""
+    array = np.asarray(array)
+    header = bytes([0, 0, _IDX_CODES[array.dtype.newbyteorder("=")], array.ndim])
+    dims = np.asarray(array.shape, dtype=">u4").tobytes()
+    return header + dims + array.astype(array.dtype.newbyteorder(">")).tobytes()
+
+
+@pytest.fixture
+def write_idx() -> Callable[..., Path]:
+    """``write_idx(path, array, gz=False) -> path``: write ``array`` as an IDX file (gzipped if gz)."""
+
+    def write(path: Path, array: np.ndarray, gz: bool = False) -> Path:
+        data = idx_bytes(array)
+        path.write_bytes(gzip.compress(data) if gz else data)
+        return path
+
+    return write
+
+
+@pytest.fixture(scope="session")
+def shared_mnist_dir() -> Path:
+    """The canonical gzipped MNIST in ``shared/data/mnist`` beside the checkout (as CI lays it out)."""
+    path = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
+    if not path.is_dir():
+        pytest.skip(f"real MNIST not available at {path}")
+    return path
+
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def reference():
+    """The reference implementation, loaded from solutions/ by the course's notebook loader."""
+    from dlcore.notebook_loader import load_implementation
+
+    return load_implementation(REPO / "solutions")
+
+
+@pytest.fixture(scope="session")
+def mnist_dir() -> Path:
+    """Verified MNIST for the training tests: data/mnist (what `make data` fetched), else shared/."""
+    from dlcore.data import default_data_dir
+
+    for path in (default_data_dir("mnist"), REPO.parent / "shared" / "data" / "mnist"):
+        if path.is_dir() and any(path.iterdir()):
+            return path
+    pytest.fail("MNIST is missing: run `make data` (python -m dlcore data fetch) before the tests")
+
+
+@pytest.fixture(scope="session")
+def mnist(mnist_dir):
+    from dlcore.data import load_mnist
+
+    return load_mnist(mnist_dir, dtype=np.float32)

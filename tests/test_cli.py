@@ -1,0 +1,49 @@
+"""The command line: JSON summary, and one-line errors instead of tracebacks."""
+
+import json
+import subprocess
+import sys
+
+import nbformat
+import pytest
+
+
+def _run(*args, env=None):
+    return subprocess.run([sys.executable, "-m", "dlcore", *args], capture_output=True, text=True,
+                          timeout=300, check=False, env=env)
+
+
+@pytest.mark.mnist
+def test_train_json_summary(mnist_dir):
+    result = _run("train", "--model", "linear", "--epochs", "2", "--batch-size", "500", "--data",
+                  str(mnist_dir), "--json", "--dtype", "float64")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert {"model", "epochs", "test_errors", "train_loss", "seconds_per_epoch", "dtype"} <= summary.keys()
+    assert summary["dtype"] == "float64" and summary["epochs"] == 2 and len(summary["history"]) == 2
+    assert "train loss" in result.stderr  # the per-epoch table goes to stderr under --json
+
+
+def test_missing_data_is_one_line(tmp_path):
+    result = _run("train", "--model", "linear", "--data", str(tmp_path / "nowhere"))
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith("error: ") and "fetch" in result.stderr
+
+
+def test_broken_notebook_is_one_line(tmp_path, mnist_dir):
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("class Linear(:\n    pass")])
+    nbformat.write(nb, tmp_path / "student.ipynb")
+    result = _run("train", "--model", "linear", "--impl", str(tmp_path / "student.ipynb"), "--data",
+                  str(mnist_dir))
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "student.ipynb, cell 1" in result.stderr
+
+
+def test_bad_fetch_source_is_one_line(tmp_path):
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "train-images-idx3-ubyte").write_bytes(b"\x00\x00\x08\x03garbage")
+    result = _run("data", "fetch", "--from", str(tmp_path / "src"), "--dest", str(tmp_path / "dest"))
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.startswith("error: ")
+    assert not any((tmp_path / "dest").glob("*")) if (tmp_path / "dest").exists() else True

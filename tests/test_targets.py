@@ -1,0 +1,28 @@
+"""The course's targets, at full length, with the CLI's defaults: linear <= 750, mlp <= 250 test errors.
+
+Selected on their own with `pytest -m targets` (about half a minute on two cores).
+"""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+TARGETS = {"linear": 750, "mlp": 250}
+
+
+@pytest.mark.targets
+@pytest.mark.mnist
+@pytest.mark.parametrize("model", sorted(TARGETS))
+def test_reference_reaches_the_target(mnist_dir, model):
+    result = subprocess.run(
+        [sys.executable, "-m", "dlcore", "train", "--model", model, "--data", str(mnist_dir), "--json",
+         "--no-progress"],
+        capture_output=True, text=True, timeout=900, check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    print(f"{model}: {summary['test_errors']} errors, {summary['seconds_per_epoch']:.2f} s/epoch")
+    assert summary["model"] == model and summary["dtype"] == "float32"
+    assert summary["test_errors"] <= TARGETS[model]
