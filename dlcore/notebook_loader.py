@@ -21,8 +21,10 @@ import linecache
 import sys
 import types
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import nbformat
+if TYPE_CHECKING:
+    import nbformat
 
 SKIP_TAGS = frozenset({"long-running"})
 
@@ -87,6 +89,8 @@ def load_notebook(path: str | Path, module: types.ModuleType | None = None) -> t
     Raises:
         NotebookLoadError: the file is not a readable notebook, or a cell fails to compile or run.
     """
+    import nbformat  # deferred: it costs more to import than the rest of dlcore
+
     path = Path(path)
     try:
         nb = nbformat.read(path, as_version=4)
