@@ -229,6 +229,13 @@ def gradcheck(
     Returns:
         A :class:`GradCheckReport`; ``bool(report)`` tells whether it passed.
     """
+    if isinstance(module, Module) and not module.input_grad:
+        # The check needs grad_input: switch it on for the duration of the check only.
+        module.input_grad = True
+        try:
+            return gradcheck(module, x, t, subset=subset, tolerance=tolerance, rng=rng)
+        finally:
+            module.input_grad = False
     rng = np.random.default_rng(0) if rng is None else rng
     x = np.array(x, dtype=np.float64)
     name = type(module).__name__

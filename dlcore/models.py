@@ -29,7 +29,8 @@ def build_model(
     * ``linear``: Linear(784, 10), SoftMax — ``(N, 784) -> (N, 10)`` class probabilities.
     * ``mlp``: Linear(784, 200), Tanh, Linear(200, 10), SoftMax.
 
-    The criterion is ``CrossEntropy`` on the SoftMax output.
+    The criterion is ``CrossEntropy`` on the SoftMax output. The model's ``input_grad`` is off:
+    training never uses the gradient w.r.t. the pixels (see :class:`dlcore.module.Module`).
     """
     missing = [cls for cls in REQUIRED if not hasattr(impl, cls)]
     if missing:
@@ -42,4 +43,5 @@ def build_model(
                            impl.Linear(200, 10, rng=rng, dtype=dtype), impl.SoftMax())
     else:
         raise ValueError(f"unknown model {name!r}: choose one of {', '.join(MODELS)}")
+    model.input_grad = False
     return model, impl.CrossEntropy()

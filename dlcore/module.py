@@ -13,6 +13,10 @@ Contract of a :class:`Module`:
 * ``params()`` returns the live parameter arrays (an optimizer updates them in place) and
   ``grads()`` returns the matching gradients: aligned lists of arrays of equal shapes.
 * Neither ``fprop`` nor ``bprop`` modifies its argument in place.
+* ``input_grad`` (default True) says whether ``bprop`` must return ``grad_input``. The first
+  module of a network under training receives the data, whose gradient nobody uses: with
+  ``input_grad = False`` a module may skip that product and return ``None`` (as a framework
+  skips tensors that do not require a gradient). Computing it anyway is still correct.
 
 A :class:`Criterion` maps a batch of outputs and targets to a scalar cost, the *mean* over the
 batch of a per-sample loss; its ``bprop()`` returns ``∂cost/∂z``, which therefore carries the
@@ -28,6 +32,8 @@ import numpy as np
 
 class Module:
     """Base class of a differentiable layer ``f(z, θ)``: ``(N, D_in) -> (N, D_out)``."""
+
+    input_grad: bool = True
 
     def fprop(self, z: np.ndarray) -> np.ndarray:
         """Forward pass: ``(N, D_in) -> (N, D_out)``; caches what ``bprop`` needs."""
@@ -73,12 +79,22 @@ class Sequential(Module):
     def __init__(self, *modules: Module) -> None:
         self.modules = list(modules)
 
+    @property
+    def input_grad(self) -> bool:
+        return self.modules[0].input_grad if self.modules else True
+
+    @input_grad.setter
+    def input_grad(self, value: bool) -> None:
+        # Only the first module sees the chain's input; the others must always pass gradients on.
+        if self.modules:
+            self.modules[0].input_grad = value
+
     def fprop(self, z: np.ndarray) -> np.ndarray:
         for module in self.modules:
             z = module.fprop(z)
         return z
 
-    def bprop(self, grad_output: np.ndarray) -> np.ndarray:
+    def bprop(self, grad_output: np.ndarray) -> np.ndarray | None:
         # Backprop multiplies the Jacobians from the output back to the input.
         for module in reversed(self.modules):
             grad_output = module.bprop(grad_output)

@@ -79,3 +79,30 @@ def test_sequential_chains_and_collects(reference):
     assert report.max_rel_error < 1e-6, report
     assert [b.name for b in report.blocks] == ["input", "params()[0]", "params()[1]", "params()[2]",
                                                "params()[3]"]
+
+
+def test_input_grad_off_skips_only_the_input_gradient(reference):
+    """With input_grad False (the data needs no gradient) the parameter gradients are unchanged."""
+    from dlcore.models import build_model
+
+    rng = np.random.default_rng(7)
+    x, t = rng.random((5, 784)), np.eye(10)[rng.integers(0, 10, 5)]
+    model, criterion = build_model("mlp", reference, np.random.default_rng(8), np.float64)
+    assert model.input_grad is False and model[0].input_grad is False and model[2].input_grad is True
+    criterion.fprop(model.fprop(x), t)
+    assert model.bprop(criterion.bprop()) is None
+    skipped = [g.copy() for g in model.grads()]
+    model.input_grad = True
+    criterion.fprop(model.fprop(x), t)
+    assert model.bprop(criterion.bprop()).shape == x.shape
+    for a, b in zip(skipped, model.grads(), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_gradcheck_switches_input_grad_on_and_back(reference):
+    from dlcore.models import build_model
+
+    model, _ = build_model("linear", reference, np.random.default_rng(9), np.float64)
+    report = gradcheck(model, np.random.default_rng(10).random((2, 784)), subset=5)
+    assert report.passed, report
+    assert model.input_grad is False
