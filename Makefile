@@ -47,3 +47,22 @@ bench: data
 
 clean:
 	rm -rf $(VENV) $(OUT) .pytest_cache .ruff_cache
+
+# Instructor workflow (nbgrader; see autograder/README.md). The course folder is autograder/course/.
+SUBMISSIONS ?= submissions
+.PHONY: release collect autograde feedback export
+
+release: $(STAMP)
+	$(PY) -m autograder.course release
+
+collect: $(STAMP)
+	$(PY) -m autograder.course collect $(SUBMISSIONS)
+
+autograde: $(STAMP)
+	$(PY) -m autograder.course autograde
+
+feedback: $(STAMP)
+	$(PY) -m autograder.course feedback
+
+export: $(STAMP)
+	$(PY) -m autograder.course export

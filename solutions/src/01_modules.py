@@ -1,21 +1,71 @@
 # %% [markdown]
-# # 1. Modules: Linear, Tanh, SoftMax and the cross-entropy criterion
+# # Part 1 · Modules and their Jacobians
 #
-# A model is a chain of modules, $F(x) = f_1(f_2(f_3(x, \theta_3), \theta_2), \theta_1)$, trained to
-# make the cost, the mean over the $N$ samples of a per-sample loss, small:
+# In this part you write the four pieces a classifier of handwritten digits is made of: a linear
+# layer, the $\tanh$ non-linearity, the softmax, and the cross-entropy criterion. Each one is a few
+# lines of numpy; the work is in the mathematics that tells you *which* lines.
 #
-# $$C(\theta) = \frac{1}{N} \sum_{n=1}^{N} \ell\big(F(x_n, \theta), t_n\big).$$
+# **How this notebook works.** Cells marked *your answer* are yours: replace
+# `raise NotImplementedError()` with your code, or write your derivation in the markdown cells.
+# The test cell after each answer tells you whether you are on track; the grader runs more tests
+# of the same kind, so make your code correct, not just green.
+
+# %% [markdown]
+# ## 1.1 Learning as minimising a cost
 #
-# Backprop applies the chain rule from the cost back to each parameter: it multiplies Jacobians.
-# Every module therefore offers
+# We have $N$ training samples, stacked as the rows of a data matrix $X$ (one image per row, its
+# 784 pixels as columns), and their labels as the rows of a target matrix $T$ (one-hot: $t_{nk} = 1$
+# when sample $n$ is a $k$). A model is a function $F(X, \theta)$ with parameters $\theta$; training
+# chooses $\theta$ to make the **cost** small, the mean of a per-sample loss $\ell$:
 #
-# * `fprop(z)`: the output $f(z)$; it **caches** what `bprop` will need (the input, or the output);
-# * `bprop(grad_output)`: given $g = \partial C / \partial f$ (a row per sample), it returns
-#   $g \cdot D_z f$ (the gradient w.r.t. the module's input) and computes $g \cdot D_\theta f$ for
-#   every parameter, which `grads()` then returns, aligned with `params()`.
+# $$C(\theta) = \frac{1}{N} \sum_{n=1}^{N} \ell\big(F(x_n, \theta),\, t_n\big).$$
 #
-# Gradients are **overwritten** by each `bprop`, never accumulated. Mini-batches are matrices whose
-# **rows are samples**: $Z$ is $(N, D_\text{in})$, the output $(N, D_\text{out})$.
+# $F$ is **hierarchical**, a chain of simple modules, each with its own parameters:
+#
+# $$F(x, \theta) = f_1\big(f_2\big(f_3(x, \theta_3), \theta_2\big), \theta_1\big).$$
+#
+# Gradient descent needs $\partial C / \partial \theta_i$ for every module $i$. Name the
+# intermediate values $z_3 = x$, $z_2 = f_3(z_3, \theta_3)$, $z_1 = f_2(z_2, \theta_2)$ and
+# $y = f_1(z_1, \theta_1)$. The chain rule gives, with row vectors of gradients and Jacobians
+# $D_z f = \partial f / \partial z$,
+#
+# $$\frac{\partial \ell}{\partial \theta_2} = \underbrace{\frac{\partial \ell}{\partial y}\,
+#   D_{z_1} f_1}_{\partial \ell / \partial z_1}\; D_{\theta_2} f_2, \qquad
+#   \frac{\partial \ell}{\partial z_2} = \frac{\partial \ell}{\partial z_1}\, D_{z_2} f_2 .$$
+#
+# **Backpropagation** evaluates these products from the left: it starts from $\partial\ell/\partial y$
+# and walks the chain backwards, each module turning the gradient w.r.t. its output into the
+# gradient w.r.t. its input (passed on) and w.r.t. its parameters (kept). No module ever needs to
+# know what comes before or after it: that is what makes the framework modular.
+
+# %% [markdown]
+# ## 1.2 The module contract
+#
+# Every module offers two methods:
+#
+# * `fprop(z)` returns the output $f(z, \theta)$. It also **caches** what the backward pass will
+#   need: the Jacobian $D_z f$ depends on the point $z$ where it is evaluated, so `bprop` must know
+#   that point (or the output, when that is cheaper).
+# * `bprop(grad_output)` receives $g = \partial C / \partial f$ and returns
+#   $g \, D_z f$, the gradient w.r.t. the module's **input** (`grad_input`, passed backwards). It
+#   also computes $g \, D_\theta f$, the gradient w.r.t. each **parameter** (`grad_param`, kept in
+#   the module for the optimiser).
+#
+# `params()` returns the parameter arrays themselves (the optimiser updates them in place) and
+# `grads()` the matching gradients, in the same order. Gradients are **overwritten** by every
+# `bprop`, never added to the previous ones. Neither method may modify its argument in place.
+#
+# **Mini-batches.** We process $B$ samples at once: $Z$ is a $(B, D_\text{in})$ matrix whose rows
+# are samples, the output is $(B, D_\text{out})$, and `grad_output` has the shape of the output.
+# Per-sample vector–Jacobian products then become matrix products, which numpy runs fast.
+#
+# **Caching names** (the tests rely on them, so that `bprop` can be tested on its own):
+#
+# | module | `fprop` stores | gradients stored in |
+# |---|---|---|
+# | `Linear` | its input as `self.z` | `self.grad_W`, `self.grad_b` |
+# | `Tanh`, `SoftMax` | its output as `self.y` | (no parameters) |
+# | `CrossEntropy` | the probabilities as `self.y`, the targets as `self.t` | (no parameters) |
 
 # %% kind="readonly" grade_id="imports"
 import numpy as np
@@ -23,15 +73,51 @@ import numpy as np
 from dlcore import Criterion, Module, gradcheck, normal_weights, zero_bias
 
 # %% [markdown]
-# ## Linear
+# ## 1.3 Linear
 #
-# $f(Z) = Z W + b$ with $W$ of shape $(D_\text{in}, D_\text{out})$ and $b$ of shape $(D_\text{out},)$.
-# With $G$ the gradient w.r.t. the output:
+# $f(Z) = Z W + b$, with $W$ of shape $(D_\text{in}, D_\text{out})$ and $b$ of shape
+# $(D_\text{out},)$ added to every row. For one sample, $y_k = \sum_i z_i W_{ik} + b_k$.
 #
-# $$\frac{\partial C}{\partial W} = Z^\top G, \qquad \frac{\partial C}{\partial b} = \sum_n G_{n,:},
-# \qquad \frac{\partial C}{\partial Z} = G W^\top.$$
+# **Initialisation** (given): $W_{ik} \sim \mathcal{N}\big(0,\ \sigma = \sqrt{2 / (M + N)}\big)$
+# with $M = D_\text{in}$ and $N = D_\text{out}$, and $b = 0$. This scale keeps the outputs and the
+# backpropagated gradients at about the size of the inputs, layer after layer (Glorot and Bengio,
+# 2010): too small and the signal fades, too large and $\tanh$ saturates.
+
+# %% [markdown]
+# ### Derivation (manually graded)
 #
-# The initialisation is given: $W \sim \mathcal{N}\big(0, \sigma = \sqrt{2 / (D_\text{in} + D_\text{out})}\big)$, $b = 0$.
+# For one sample $z \in \mathbb{R}^{D_\text{in}}$, derive the three Jacobians of $y = zW + b$:
+# $\partial y_k / \partial z_i$, $\partial y_k / \partial W_{ij}$ and $\partial y_k / \partial b_j$.
+# Then, for a mini-batch $Z$ with output gradient $G = \partial C / \partial Y$ (shape
+# $(B, D_\text{out})$), show that $\partial C / \partial Z = G W^\top$,
+# $\partial C / \partial W = Z^\top G$ and $\partial C / \partial b = \sum_n G_{n,:}$.
+# Why is the gradient w.r.t. $W$ a *sum* over the samples of the batch?
+
+# %% [markdown] kind="answer" grade_id="derive_linear" points=3
+# ### BEGIN SOLUTION
+# Per sample, $y_k = \sum_i z_i W_{ik} + b_k$, so
+#
+# $$\frac{\partial y_k}{\partial z_i} = W_{ik}, \qquad
+#   \frac{\partial y_k}{\partial W_{ij}} = z_i\,\delta_{jk}, \qquad
+#   \frac{\partial y_k}{\partial b_j} = \delta_{jk}.$$
+#
+# With $g = \partial C / \partial y$ (a row), the chain rule gives
+# $\partial C / \partial z_i = \sum_k g_k W_{ik}$, i.e. $g W^\top$;
+# $\partial C / \partial W_{ij} = \sum_k g_k z_i \delta_{jk} = z_i g_j$, i.e. the outer product
+# $z^\top g$; and $\partial C / \partial b_j = g_j$.
+#
+# In a batch, row $n$ of $Y$ depends only on row $n$ of $Z$, so the input gradients stack row by
+# row: $\partial C/\partial Z = G W^\top$. The parameters, however, are shared by every sample:
+# $C$ depends on $W$ through all $B$ rows, and the chain rule adds the contributions,
+# $\partial C / \partial W = \sum_n z_n^\top g_n = Z^\top G$ and
+# $\partial C / \partial b = \sum_n g_n$. (The $1/B$ of the mean is already inside $G$.)
+# ### END SOLUTION
+
+# %% [markdown]
+# ### Code
+#
+# The constructor, `params()` and `grads()` are given. Write `fprop` (cache the input as
+# `self.z`) and `bprop` (set `self.grad_W` and `self.grad_b`, return `grad_input`).
 
 # %% kind="solution" grade_id="linear"
 class Linear(Module):
@@ -44,7 +130,7 @@ class Linear(Module):
         self.grad_b = np.zeros_like(self.b)
 
     def fprop(self, z):
-        """``z (N, D_in) -> (N, D_out)``; caches ``z`` for ``grad_W``."""
+        """``z (N, D_in) -> (N, D_out)``; caches ``z`` as ``self.z`` for ``grad_W``."""
         ### BEGIN SOLUTION
         self.z = z
         return z @ self.W + self.b
@@ -66,26 +152,108 @@ class Linear(Module):
     def grads(self):
         return [self.grad_W, self.grad_b]
 
-# %% kind="tests" grade_id="test_linear" points=3
-rng = np.random.default_rng(0)
-layer = Linear(4, 3, rng=rng)
-z = rng.standard_normal((5, 4))
-assert layer.fprop(z).shape == (5, 3), "Linear.fprop must map (N, D_in) to (N, D_out)"
-report = gradcheck(layer, z)
-print(report)
-assert report.passed, "Linear.bprop disagrees with finite differences: see the worst entry above"
+# %% kind="tests" grade_id="test_linear_fprop" points=2
+layer = Linear(2, 3)
+layer.W = np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+layer.b = np.array([0.5, 0.0, -0.5])
+z = np.array([[1.0, 1.0], [0.0, 2.0]])
+y = layer.fprop(z)
+assert y.shape == (2, 3), f"Linear.fprop returned shape {np.shape(y)}, expected (N, D_out) = (2, 3)"
+assert np.allclose(y[0], [5.5, 7.0, 8.5]), "first output row should be z·W + b = [5.5, 7, 8.5]"
+assert getattr(layer, "z", None) is not None, "fprop must cache its input as self.z (bprop needs it)"
+### BEGIN HIDDEN TESTS
+rng = np.random.default_rng(101)
+for n, d_in, d_out in [(1, 5, 4), (7, 3, 1), (4, 6, 9)]:
+    layer = Linear(d_in, d_out, rng=rng)
+    layer.b = rng.standard_normal(d_out)
+    z = rng.standard_normal((n, d_in))
+    z_copy = z.copy()
+    y = layer.fprop(z)
+    assert y.shape == (n, d_out), "Linear.fprop has the wrong output shape"
+    assert np.allclose(y, z @ layer.W + layer.b), "Linear.fprop is not z·W + b"
+    assert np.array_equal(z, z_copy), "Linear.fprop modified its input"
+    assert np.array_equal(layer.z, z), "Linear.fprop must cache its input as self.z"
+### END HIDDEN TESTS
+
+# %% kind="tests" grade_id="test_linear_bprop" points=3
+layer = Linear(2, 3)
+layer.W = np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+layer.z = np.array([[1.0, 1.0], [0.0, 2.0]])  # what fprop would have cached
+g = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
+grad_input = layer.bprop(g)
+assert grad_input.shape == (2, 2), "grad_input must have the shape of the input z: did you multiply by Wᵀ?"
+assert np.allclose(grad_input[0], [1.0, 4.0]), "grad_input row 0 should be g·Wᵀ = [1, 4]"
+assert layer.grad_W.shape == (2, 3), "grad_W must have the shape of W: did you compute zᵀ·g?"
+assert layer.grad_b.shape == (3,), "grad_b must have the shape of b: sum over the samples (axis 0)"
+assert np.allclose(layer.grad_b, [1.0, 0.0, 1.0]), "grad_b should be the sum of the rows of g"
+### BEGIN HIDDEN TESTS
+rng = np.random.default_rng(102)
+for n, d_in, d_out in [(1, 5, 4), (6, 3, 2), (3, 7, 7)]:
+    layer = Linear(d_in, d_out, rng=rng)
+    z = rng.standard_normal((n, d_in))
+    g = rng.standard_normal((n, d_out))
+    layer.z = z
+    g_copy, z_copy, W_copy = g.copy(), z.copy(), layer.W.copy()
+    grad_input = layer.bprop(g)
+    assert np.allclose(grad_input, g @ W_copy.T), "Linear.bprop: wrong grad_input"
+    assert np.allclose(layer.grad_W, z.T @ g), "Linear.bprop: wrong grad_W"
+    assert np.allclose(layer.grad_b, g.sum(axis=0)), "Linear.bprop: wrong grad_b"
+    assert np.array_equal(g, g_copy) and np.array_equal(z, z_copy), "Linear.bprop modified an argument"
+    assert np.array_equal(layer.W, W_copy), "Linear.bprop must not change W"
+    layer.bprop(g)  # a second call: gradients are overwritten, not accumulated
+    assert np.allclose(layer.grad_W, z.T @ g), "Linear.bprop accumulates grad_W: overwrite it"
+    assert np.allclose(layer.grad_b, g.sum(axis=0)), "Linear.bprop accumulates grad_b: overwrite it"
+    assert [a.shape for a in layer.grads()] == [W_copy.shape, (d_out,)], "grads() not aligned with params()"
+    assert all(np.array_equal(a, b) for a, b in zip(layer.grads(), [layer.grad_W, layer.grad_b], strict=True)), \
+        "grads() must return the gradients of the last bprop"
+### END HIDDEN TESTS
 
 # %% [markdown]
-# ## Tanh
+# The **gradient check** (part 2 explains how it works) compares your `bprop` with finite
+# differences of your `fprop`, for the input and for every parameter. It prints a table: all rows
+# should say `ok`, with errors around $10^{-9}$ or below.
+
+# %% kind="tests" grade_id="test_linear_gradcheck" points=1
+report = gradcheck(Linear(4, 3, rng=np.random.default_rng(0)), np.random.default_rng(1).standard_normal((5, 4)))
+print(report)
+assert report.passed, "Linear.bprop disagrees with finite differences of fprop: see the worst entry above"
+### BEGIN HIDDEN TESTS
+rng = np.random.default_rng(103)
+for n, d_in, d_out in [(1, 3, 2), (4, 1, 5)]:
+    layer = Linear(d_in, d_out, rng=rng)
+    layer.b = rng.standard_normal(d_out)
+    assert gradcheck(layer, rng.standard_normal((n, d_in))).passed, "Linear fails the gradient check"
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ## 1.4 Tanh
 #
-# Element-wise, $y = \tanh(z)$ and $\dfrac{dy}{dz} = 1 - \tanh^2(z) = 1 - y^2$: caching the output
-# $y$ makes `bprop` a single product, $G \odot (1 - Y^2)$.
+# Element-wise, $y = \tanh(z)$. It has no parameters: `bprop` only returns `grad_input`.
+
+# %% [markdown]
+# ### Derivation (manually graded)
+#
+# Write the Jacobian $\partial y_k / \partial z_i$ of $y = \tanh(z)$ for one sample. Why is it
+# diagonal, and why does that turn the vector–Jacobian product into an element-wise product?
+# Express the derivative through the *output* $y$ and explain why `fprop` should cache $y$ rather
+# than $z$.
+
+# %% [markdown] kind="answer" grade_id="derive_tanh" points=1
+# ### BEGIN SOLUTION
+# $y_k$ depends on $z_k$ only, so $\partial y_k / \partial z_i = \delta_{ki}\,(1 - \tanh^2 z_k)
+# = \delta_{ki}\,(1 - y_k^2)$: the Jacobian is the diagonal matrix $\operatorname{diag}(1 - y^2)$.
+# Multiplying a row $g$ by a diagonal matrix scales each entry, so
+# $\partial C / \partial z = g \odot (1 - y^2)$, and for a batch $G \odot (1 - Y^2)$, with no
+# $D \times D$ matrix ever built. Since the derivative is a function of $y$, caching $y$ saves
+# recomputing $\tanh$ in `bprop`: one multiplication and one subtraction per entry.
+# ### END SOLUTION
 
 # %% kind="solution" grade_id="tanh"
 class Tanh(Module):
     """Element-wise ``tanh``: ``(N, D) -> (N, D)``."""
 
     def fprop(self, z):
+        """Caches the output as ``self.y``."""
         ### BEGIN SOLUTION
         self.y = np.tanh(z)
         return self.y
@@ -96,25 +264,93 @@ class Tanh(Module):
         return grad_output * (1.0 - self.y**2)
         ### END SOLUTION
 
-# %% kind="tests" grade_id="test_tanh" points=2
-z = np.random.default_rng(1).standard_normal((5, 4))
-assert np.allclose(Tanh().fprop(z), np.tanh(z))
-report = gradcheck(Tanh(), z)
+# %% kind="tests" grade_id="test_tanh_fprop" points=1
+z = np.array([[0.0, 1.0], [-2.0, 0.5]])
+y = Tanh().fprop(z)
+assert np.shape(y) == (2, 2), "Tanh.fprop must keep the shape of its input"
+assert np.allclose(y, np.tanh(z)), "Tanh.fprop should return np.tanh(z)"
+### BEGIN HIDDEN TESTS
+rng = np.random.default_rng(111)
+for shape in [(1, 3), (5, 8)]:
+    z = 3 * rng.standard_normal(shape)
+    z_copy = z.copy()
+    module = Tanh()
+    y = module.fprop(z)
+    assert np.allclose(y, np.tanh(z)), "Tanh.fprop is not tanh"
+    assert np.array_equal(z, z_copy), "Tanh.fprop modified its input"
+    assert np.allclose(module.y, np.tanh(z)), "Tanh.fprop must cache its output as self.y"
+### END HIDDEN TESTS
+
+# %% kind="tests" grade_id="test_tanh_bprop" points=1
+module = Tanh()
+module.y = np.array([[0.0, 0.5], [-0.5, 0.9]])  # what fprop would have cached
+grad_input = module.bprop(np.ones((2, 2)))
+assert np.shape(grad_input) == (2, 2), "Tanh.bprop must return an array of the input's shape"
+assert np.allclose(grad_input[0], [1.0, 0.75]), "with g = 1, grad_input should be 1 − y² = [1, 0.75]"
+### BEGIN HIDDEN TESTS
+rng = np.random.default_rng(112)
+for shape in [(1, 4), (6, 3)]:
+    y = np.tanh(rng.standard_normal(shape))
+    g = rng.standard_normal(shape)
+    g_copy = g.copy()
+    module = Tanh()
+    module.y = y
+    assert np.allclose(module.bprop(g), g * (1 - y * y)), "Tanh.bprop: wrong grad_input"
+    assert np.array_equal(g, g_copy), "Tanh.bprop modified grad_output"
+    assert module.params() == [] and module.grads() == [], "Tanh has no parameters"
+### END HIDDEN TESTS
+
+# %% kind="tests" grade_id="test_tanh_gradcheck" points=1
+report = gradcheck(Tanh(), np.random.default_rng(1).standard_normal((5, 4)))
 print(report)
-assert report.passed, "Tanh.bprop disagrees with finite differences"
+assert report.passed, "Tanh.bprop disagrees with finite differences of fprop"
+### BEGIN HIDDEN TESTS
+assert gradcheck(Tanh(), 2 * np.random.default_rng(113).standard_normal((1, 6))).passed, \
+    "Tanh fails the gradient check"
+### END HIDDEN TESTS
 
 # %% [markdown]
-# ## SoftMax
+# ## 1.5 SoftMax
 #
-# Row by row, $y_k = e^{z_k} / \sum_j e^{z_j}$. Subtracting $\max_j z_j$ from every $z_k$ changes
-# nothing mathematically and keeps $e^{z}$ from overflowing. The Jacobian of one row is
-# $\partial y_k / \partial z_j = y_k(\delta_{kj} - y_j)$, so $g \cdot D_z f = y \odot (g - g \cdot y)$.
+# SoftMax turns a row of scores ("logits") into probabilities:
+#
+# $$y_k = \frac{e^{z_k}}{\sum_j e^{z_j}}, \qquad y_k > 0, \quad \sum_k y_k = 1.$$
+#
+# **Numerical stability.** $e^{1000}$ overflows to `inf`, and `inf / inf` is `nan`. Subtracting
+# the row's maximum, $z_k - \max_j z_j$, multiplies numerator and denominator by the same
+# $e^{-\max_j z_j}$: the result is unchanged, but the largest exponent is now $e^0 = 1$. Do it.
+
+# %% [markdown]
+# ### Derivation (manually graded)
+#
+# For one sample, show that $\partial y_k / \partial z_j = y_k(\delta_{kj} - y_j)$, i.e.
+# $D_z f = \operatorname{diag}(y) - y^\top y$. Deduce that the vector–Jacobian product is
+# $g \, D_z f = y \odot \big(g - (g \cdot y)\big)$, where $g \cdot y = \sum_k g_k y_k$ is a scalar
+# per sample. How many operations does that take, compared with building the $C \times C$
+# Jacobian?
+
+# %% [markdown] kind="answer" grade_id="derive_softmax" points=2
+# ### BEGIN SOLUTION
+# With $S = \sum_i e^{z_i}$ and $\partial S / \partial z_j = e^{z_j}$, the quotient rule gives
+#
+# $$\frac{\partial y_k}{\partial z_j} = \frac{\delta_{kj} e^{z_k} S - e^{z_k} e^{z_j}}{S^2}
+#   = y_k \delta_{kj} - y_k y_j = y_k(\delta_{kj} - y_j).$$
+#
+# So $D_z f = \operatorname{diag}(y) - y^\top y$ (symmetric). For a row $g$,
+#
+# $$\big(g\, D_z f\big)_j = \sum_k g_k y_k (\delta_{kj} - y_j) = g_j y_j - y_j \sum_k g_k y_k
+#   = y_j\,\big(g_j - g \cdot y\big).$$
+#
+# In a batch: `Y * (G - (G * Y).sum(axis=1, keepdims=True))`, about $4C$ operations per
+# sample instead of the $C^2$ of building and multiplying the Jacobian.
+# ### END SOLUTION
 
 # %% kind="solution" grade_id="softmax"
 class SoftMax(Module):
     """Row-wise softmax: ``(N, C) -> (N, C)`` probabilities."""
 
     def fprop(self, z):
+        """Caches the output as ``self.y``."""
         ### BEGIN SOLUTION
         e = np.exp(z - z.max(axis=1, keepdims=True))
         self.y = e / e.sum(axis=1, keepdims=True)
@@ -126,31 +362,104 @@ class SoftMax(Module):
         return self.y * (grad_output - np.sum(grad_output * self.y, axis=1, keepdims=True))
         ### END SOLUTION
 
-# %% kind="tests" grade_id="test_softmax" points=3
-z = np.random.default_rng(2).standard_normal((5, 4))
-y = SoftMax().fprop(z)
-assert np.allclose(y.sum(axis=1), 1.0), "each row of a softmax sums to 1"
-assert np.all(np.isfinite(SoftMax().fprop(np.array([[1000.0, 0.0, -1000.0]])))), "subtract the row max"
-report = gradcheck(SoftMax(), z)
+# %% kind="tests" grade_id="test_softmax_fprop" points=2
+y = SoftMax().fprop(np.array([[0.0, 0.0], [0.0, np.log(3.0)]]))
+assert np.shape(y) == (2, 2), "SoftMax.fprop must keep the shape of its input"
+assert np.allclose(y, [[0.5, 0.5], [0.25, 0.75]]), "softmax of [0, log 3] should be [1/4, 3/4]"
+y = SoftMax().fprop(np.array([[1000.0, 0.0, -1000.0]]))
+assert np.all(np.isfinite(y)), "SoftMax overflows on large logits: subtract each row's max first"
+### BEGIN HIDDEN TESTS
+rng = np.random.default_rng(121)
+for shape, scale in [((1, 10), 1.0), ((6, 4), 3.0), ((3, 5), 1000.0)]:
+    z = scale * rng.standard_normal(shape)
+    z_copy = z.copy()
+    module = SoftMax()
+    y = module.fprop(z)
+    shifted = np.exp(z - z.max(axis=1, keepdims=True))
+    assert np.all(np.isfinite(y)), "SoftMax is not stable for large logits"
+    assert np.allclose(y, shifted / shifted.sum(axis=1, keepdims=True)), "SoftMax.fprop: wrong values"
+    assert np.allclose(y.sum(axis=1), 1.0), "SoftMax: rows must sum to 1"
+    assert np.array_equal(z, z_copy), "SoftMax.fprop modified its input"
+    assert np.allclose(module.y, y), "SoftMax.fprop must cache its output as self.y"
+y = SoftMax().fprop(np.array([[-1000.0, -1000.0]]))
+assert np.allclose(y, 0.5), "SoftMax underflows on large negative logits"
+### END HIDDEN TESTS
+
+# %% kind="tests" grade_id="test_softmax_bprop" points=2
+module = SoftMax()
+module.y = np.array([[0.25, 0.75]])  # what fprop would have cached
+grad_input = module.bprop(np.array([[1.0, 1.0]]))
+assert np.shape(grad_input) == (1, 2), "SoftMax.bprop must return an array of the input's shape"
+assert np.allclose(grad_input, 0.0), "adding a constant to all logits changes nothing: g = [1, 1] must give 0"
+grad_input = module.bprop(np.array([[1.0, 0.0]]))
+assert np.allclose(grad_input, [[0.1875, -0.1875]]), "with y = [1/4, 3/4], g = [1, 0]: expected [3/16, −3/16]"
+### BEGIN HIDDEN TESTS
+rng = np.random.default_rng(122)
+for shape in [(1, 3), (5, 4), (2, 10)]:
+    z = rng.standard_normal(shape)
+    y = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
+    g = rng.standard_normal(shape)
+    g_copy = g.copy()
+    module = SoftMax()
+    module.y = y
+    jacobians = np.stack([np.diag(row) - np.outer(row, row) for row in y])  # (N, C, C)
+    expected = np.einsum("nk,nkj->nj", g, jacobians)
+    assert np.allclose(module.bprop(g), expected), "SoftMax.bprop: wrong grad_input"
+    assert np.array_equal(g, g_copy), "SoftMax.bprop modified grad_output"
+### END HIDDEN TESTS
+
+# %% kind="tests" grade_id="test_softmax_gradcheck" points=1
+report = gradcheck(SoftMax(), np.random.default_rng(2).standard_normal((5, 4)))
 print(report)
-assert report.passed, "SoftMax.bprop disagrees with finite differences"
+assert report.passed, "SoftMax.bprop disagrees with finite differences of fprop"
+### BEGIN HIDDEN TESTS
+assert gradcheck(SoftMax(), 5 * np.random.default_rng(123).standard_normal((1, 7))).passed, \
+    "SoftMax fails the gradient check"
+### END HIDDEN TESTS
 
 # %% [markdown]
-# ## The classification criterion
+# ## 1.6 The classification criterion
 #
-# On the softmax output $y$ and one-hot targets $t$, the cross-entropy cost is
+# A criterion is the last link of the chain: it maps the probabilities $Y$ and the one-hot targets
+# $T$ to the cost, the mean over the $N$ samples of the per-sample loss
+# $\ell(y, t) = -\sum_k t_k \log y_k$ (minus the log-probability of the correct class):
 #
-# $$C = -\frac{1}{N} \sum_n \sum_k t_{nk} \log y_{nk}, \qquad
-#   \frac{\partial C}{\partial y_{nk}} = -\frac{1}{N} \frac{t_{nk}}{y_{nk}}.$$
+# $$C = -\frac{1}{N} \sum_{n} \sum_k t_{nk} \log y_{nk}.$$
 #
-# The $1/N$ of the mean belongs to the criterion's gradient. Probabilities are floored at the
-# smallest positive float so that $\log 0$ never happens.
+# `fprop(y, t)` returns $C$ as a Python `float` and caches `self.y` and `self.t`; `bprop()` takes no
+# argument (the cost is where backprop starts) and returns $\partial C / \partial Y$, of the shape of
+# $Y$. The $\frac{1}{N}$ of the mean belongs here, in the criterion's gradient, and nowhere else.
+#
+# A probability can underflow to exactly 0, and $\log 0 = -\infty$: floor the probabilities at the
+# smallest positive number of their type, `np.finfo(y.dtype).tiny`, before taking the log.
+
+# %% [markdown]
+# ### Derivation (manually graded)
+#
+# Derive $\partial C / \partial y_{nk}$. Then chain it through the SoftMax Jacobian of 1.5 and show
+# that the gradient of the cost w.r.t. the **logits** is simply $\frac{1}{N}(Y - T)$.
+
+# %% [markdown] kind="answer" grade_id="derive_cross_entropy" points=2
+# ### BEGIN SOLUTION
+# Only the term $(n, k)$ of the double sum involves $y_{nk}$, so
+# $\dfrac{\partial C}{\partial y_{nk}} = -\dfrac{1}{N}\,\dfrac{t_{nk}}{y_{nk}}$.
+#
+# Through the softmax of sample $n$, with $g_k = -t_k / (N y_k)$:
+#
+# $$\frac{\partial C}{\partial z_j} = \sum_k g_k\, y_k(\delta_{kj} - y_j)
+#   = -\frac{1}{N}\sum_k t_k (\delta_{kj} - y_j) = -\frac{1}{N}\big(t_j - y_j \textstyle\sum_k t_k\big)
+#   = \frac{1}{N}(y_j - t_j),$$
+#
+# because a one-hot $t$ sums to 1. The gradient w.r.t. the logits is the prediction error itself,
+# scaled by $1/N$: large when the model is confidently wrong, zero when it is right.
+# ### END SOLUTION
 
 # %% kind="solution" grade_id="cross_entropy"
 class CrossEntropy(Criterion):
     """Mean negative log-likelihood of one-hot targets ``t (N, C)`` under probabilities ``y (N, C)``."""
 
     def fprop(self, y, t):
+        """Returns the cost (a float); caches ``self.y`` (floored) and ``self.t``."""
         ### BEGIN SOLUTION
         self.y = np.maximum(y, np.finfo(y.dtype).tiny)
         self.t = t
@@ -162,32 +471,76 @@ class CrossEntropy(Criterion):
         return -self.t / self.y / self.y.shape[0]
         ### END SOLUTION
 
-# %% kind="tests" grade_id="test_cross_entropy" points=2
+# %% kind="tests" grade_id="test_cross_entropy_fprop" points=2
+y = np.array([[0.5, 0.5], [0.25, 0.75]])
+t = np.array([[1.0, 0.0], [0.0, 1.0]])
+cost = CrossEntropy().fprop(y, t)
+assert np.ndim(cost) == 0, "CrossEntropy.fprop must return a scalar (the mean over the batch)"
+assert np.isclose(cost, -(np.log(0.5) + np.log(0.75)) / 2), "cost should be −(log 0.5 + log 0.75) / 2"
+assert np.isfinite(CrossEntropy().fprop(np.array([[0.0, 1.0]]), np.array([[1.0, 0.0]]))), \
+    "a probability of 0 gives log 0 = −inf: floor y at np.finfo(y.dtype).tiny"
+### BEGIN HIDDEN TESTS
+rng = np.random.default_rng(131)
+for n, c in [(1, 3), (8, 10)]:
+    e = np.exp(rng.standard_normal((n, c)))
+    y = e / e.sum(axis=1, keepdims=True)
+    t = np.eye(c)[rng.integers(0, c, n)]
+    y_copy, t_copy = y.copy(), t.copy()
+    criterion = CrossEntropy()
+    cost = criterion.fprop(y, t)
+    assert isinstance(cost, float), "CrossEntropy.fprop must return a Python float"
+    assert np.isclose(cost, -np.mean(np.log(y[t == 1]))), "CrossEntropy.fprop: wrong cost (mean over samples?)"
+    assert np.array_equal(y, y_copy) and np.array_equal(t, t_copy), "CrossEntropy.fprop modified an argument"
+    assert np.allclose(criterion.y, y) and np.array_equal(criterion.t, t), "fprop must cache self.y and self.t"
+y32 = np.array([[0.0, 1.0]], dtype=np.float32)
+assert np.isfinite(CrossEntropy().fprop(y32, np.array([[1.0, 0.0]], dtype=np.float32))), \
+    "CrossEntropy: floor float32 probabilities too"
+### END HIDDEN TESTS
+
+# %% kind="tests" grade_id="test_cross_entropy_bprop" points=1
+criterion = CrossEntropy()
+criterion.y = np.array([[0.5, 0.5], [0.25, 0.75]])  # what fprop would have cached
+criterion.t = np.array([[1.0, 0.0], [0.0, 1.0]])
+grad = criterion.bprop()
+assert np.shape(grad) == (2, 2), "CrossEntropy.bprop must return an array of the shape of y"
+assert np.allclose(grad[0], [-1.0, 0.0]), "row 0 should be −t/(N·y) = [−1, 0]: is the 1/N there?"
+### BEGIN HIDDEN TESTS
+rng = np.random.default_rng(132)
+for n, c in [(1, 4), (7, 3)]:
+    y = rng.uniform(0.1, 1.0, (n, c))
+    t = np.eye(c)[rng.integers(0, c, n)]
+    criterion = CrossEntropy()
+    criterion.y, criterion.t = y, t
+    assert np.allclose(criterion.bprop(), -t / y / n), "CrossEntropy.bprop: wrong gradient"
+### END HIDDEN TESTS
+
+# %% kind="tests" grade_id="test_cross_entropy_gradcheck" points=1
 rng = np.random.default_rng(3)
 y = SoftMax().fprop(rng.standard_normal((6, 4)))
 t = np.eye(4)[rng.integers(0, 4, 6)]
-assert np.isclose(CrossEntropy().fprop(y, t), -np.mean(np.log(y[t == 1])))
 report = gradcheck(CrossEntropy(), y, t)
 print(report)
-assert report.passed, "CrossEntropy.bprop disagrees with finite differences: is the 1/N there?"
+assert report.passed, "CrossEntropy.bprop disagrees with finite differences of fprop: is the 1/N there?"
+### BEGIN HIDDEN TESTS
+rng = np.random.default_rng(133)
+y = rng.uniform(0.05, 1.0, (3, 5))
+t = np.eye(5)[rng.integers(0, 5, 3)]
+assert gradcheck(CrossEntropy(), y, t).passed, "CrossEntropy fails the gradient check"
+### END HIDDEN TESTS
 
 # %% [markdown]
-# ## Train on MNIST
+# ## 1.7 The modules together
 #
-# The linear model, Linear(784, 10) then SoftMax, makes about 750 errors on the 10,000 test digits;
-# Linear(784, 200), Tanh, Linear(200, 10), SoftMax about 250. The same run from a terminal:
-# `python -m dlcore train --impl solutions/ --model mlp`.
+# A `Sequential` chains modules: its `fprop` calls theirs from first to last, its `bprop` calls
+# theirs in reverse, which is exactly the chain rule of 1.1. Here is a small network, checked as a
+# whole. (Part 2 shows how the check works; part 3 trains such networks on MNIST.)
 
-# %% tags=["long-running"]
-from types import SimpleNamespace
+# %% kind="readonly" grade_id="chain_demo"
+from dlcore import Sequential
 
-from dlcore import SGD, Sequential, fit
-from dlcore.data import load_mnist, one_hot
+net = Sequential(Linear(6, 5, rng=np.random.default_rng(4)), Tanh(),
+                 Linear(5, 3, rng=np.random.default_rng(5)), SoftMax())
+print(gradcheck(net, np.random.default_rng(6).standard_normal((4, 6))))
 
-mnist = load_mnist()
-rng = np.random.default_rng(0)
-model = Sequential(Linear(784, 200, rng=rng, dtype=np.float32), Tanh(),
-                   Linear(200, 10, rng=rng, dtype=np.float32), SoftMax())
-history = fit(model, CrossEntropy(), SGD(model, lr=0.1), mnist.x_train, one_hot(mnist.y_train),
-              mnist.x_test, mnist.y_test, epochs=5, batch_size=100, rng=rng,
-              on_epoch=lambda s: print(SimpleNamespace(**s.as_dict())))
+# %% [markdown]
+# **Well done.** Every module now knows its Jacobians. Continue with `02_gradcheck.ipynb`.
