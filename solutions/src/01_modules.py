@@ -118,6 +118,11 @@ from dlcore import Criterion, Module, gradcheck, normal_weights, zero_bias
 #
 # The constructor, `params()` and `grads()` are given. Write `fprop` (cache the input as
 # `self.z`) and `bprop` (set `self.grad_W` and `self.grad_b`, return `grad_input`).
+#
+# One refinement, optional: the first layer of a network receives the data, and nobody needs the
+# gradient w.r.t. the pixels. Training sets `self.input_grad = False` on that layer; when it is
+# False, `bprop` may skip $G W^\top$ (a third of the layer's work) and return `None`. Computing it
+# anyway is still correct, just slower.
 
 # %% kind="solution" grade_id="linear"
 class Linear(Module):
