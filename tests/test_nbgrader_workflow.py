@@ -174,7 +174,7 @@ def _tiny_notebook(solution: bool) -> nbformat.NotebookNode:
     return nbformat.v4.new_notebook(cells=[
         cell("solution", "add", f"def add(a, b):\n{body}"),
         cell("tests", "test_add", "assert add(1, 1) == 2\n### BEGIN HIDDEN TESTS\n"
-             "secret_total = add(20, 22)\nassert secret_total == 42, 'add fails on the secret input'\n"
+             "secret_total = add(20, 22)\nassert secret_total == 42, 'add is wrong on larger numbers'\n"
              "### END HIDDEN TESTS", points=2),
     ], metadata={"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"}})
 
@@ -193,4 +193,5 @@ def test_feedback_hides_the_traceback_of_a_failed_hidden_test(tmp_path):
     text = html_text(course / "feedback" / "lucky" / ASSIGNMENT / "tiny.html")
     assert "secret" not in text and "add(20, 22)" not in text
     assert HIDDEN_FAILURE in text and "assert add(1, 1) == 2" in text
+    assert "add is wrong on larger numbers" in text  # the message written for the student stays
     assert auto_scores(course, "lucky") == {("tiny", "test_add"): 0.0}

@@ -5,7 +5,8 @@ Autograding runs the *instructor's* version of every test cell, hidden regions i
 in the cell, and in the traceback of a failing hidden assert (IPython quotes the failing line and
 its neighbours). ``ClearHiddenTests`` only removes the first. :class:`HideHiddenTests` removes
 both: it drops the hidden regions from the cell and replaces every error output whose traceback
-quotes a hidden line with a one-line message naming the exception type.
+quotes a hidden line with one line: the exception type and the assertion's message (written for
+the student), or a generic line when that message itself quotes hidden source.
 """
 
 from __future__ import annotations
@@ -27,8 +28,13 @@ class HideHiddenTests(ClearHiddenTests):
         for output in cell.get("outputs", []) if hidden else []:
             if output.get("output_type") != "error":
                 continue
-            text = strip_ansi("\n".join([output.get("evalue", ""), *output.get("traceback", [])]))
+            evalue = strip_ansi(output.get("evalue", ""))
+            text = strip_ansi("\n".join([evalue, *output.get("traceback", [])]))
             if any(line in text for line in hidden):
-                output["evalue"] = HIDDEN_FAILURE
-                output["traceback"] = [f"{output.get('ename', 'Error')}: {HIDDEN_FAILURE}"]
+                # The assertion's message is written for the student: keep it, unless it quotes
+                # hidden source itself; the traceback quotes hidden lines, so it goes.
+                quotes = not evalue or any(line in evalue for line in hidden)
+                message = HIDDEN_FAILURE if quotes else f"{evalue} ({HIDDEN_FAILURE})"
+                output["evalue"] = message
+                output["traceback"] = [f"{output.get('ename', 'Error')}: {message}"]
         return cell, resources
