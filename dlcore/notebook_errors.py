@@ -50,8 +50,7 @@ def friendly_message(shell: Any, tb: TracebackType) -> str | None:
         return None
     if definer is None:
         return "⚠ This cell is not written yet: replace the `raise NotImplementedError(...)` line with your code."
-    return (f"⚠ {missing} is not written yet (this cell calls it): write it in the cell that defines "
-            f"{definer}, run that cell, then this one.")
+    return f"⚠ {missing} is not written yet: write it in the cell that defines {definer}, run that cell, then this one."
 
 
 def _handler(shell: Any, etype: type[BaseException], value: BaseException, tb: TracebackType,

@@ -36,8 +36,8 @@ def test_a_stub_method_shows_one_line_and_the_cell_fails(shell):
         """)
     result, text = run(shell, "Linear().fprop(1.0)")
     assert not result.success and isinstance(result.error_in_exec, NotImplementedError)
-    assert text.strip() == ("⚠ Linear.fprop is not written yet (this cell calls it): write it in the cell that "
-                            "defines Linear, run that cell, then this one.")
+    assert text.strip() == ("⚠ Linear.fprop is not written yet: write it in the cell that defines Linear, "
+                            "run that cell, then this one.")
     assert "Traceback" not in text
 
 
