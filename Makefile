@@ -10,7 +10,7 @@ OUT    := out
 DATA_FROM ?= $(wildcard ../shared/data/mnist)
 FETCH_FROM := $(if $(DLCORE_DATA),,$(if $(DATA_FROM),--from $(DATA_FROM)))
 
-.PHONY: all setup data demo test test-targets bench lint notebooks clean
+.PHONY: all setup data demo test test-browser test-targets bench lint notebooks clean
 
 all: demo
 
@@ -37,7 +37,8 @@ notebooks: $(STAMP)
 	$(PY) solutions/build.py
 
 test: data lint
-	$(PY) -m pytest
+	$(PY) -m pytest -m "not browser"
+	$(MAKE) test-browser
 
 test-targets: data
 	$(PY) -m pytest -m targets
@@ -66,3 +67,14 @@ feedback: $(STAMP)
 
 export: $(STAMP)
 	$(PY) -m autograder.course export
+
+# The student's view in a real browser (tests/test_browser.py): JupyterLab on the release, driven by
+# Debian's Chromium through the PyPI playwright package (requirements.txt; its driver only: never run
+# `playwright install`, which downloads a browser). Installs Chromium when missing (root in CI).
+CHROMIUM := /usr/bin/chromium
+SUDO     := $(if $(filter 0,$(shell id -u)),,sudo)
+
+test-browser: $(STAMP)
+	@test -x $(CHROMIUM) || { $(SUDO) apt-get update && $(SUDO) env DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y --no-install-recommends chromium chromium-driver; }
+	$(PY) -m pytest -m browser tests/test_browser.py

@@ -31,8 +31,11 @@ os.environ.setdefault("DLCORE_QUICK", "1")
 c.Execute.timeout = 120
 c.Execute.interrupt_on_timeout = True
 
-# Students' stubs, and the code cells that must stay unchanged.
-c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
+# Students' stubs, and the code cells that must stay unchanged. The message is what a student sees
+# (as one line, see dlcore/notebook_errors.py) when a test runs before the answer is written.
+c.ClearSolutions.code_stub = {
+    "python": '# YOUR CODE HERE\nraise NotImplementedError("not written yet: replace this line with your code")',
+}
 c.ClearHiddenTests.enabled = True
 
 # Feedback: hidden tests and the tracebacks that quote them are removed before the HTML is made.

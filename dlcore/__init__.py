@@ -8,11 +8,12 @@ initialisation, gradient checking, data, training and plotting. The layers thems
 from dlcore.gradcheck import GradCheckReport, gradcheck, numerical_jacobian
 from dlcore.init import normal_weights, zero_bias
 from dlcore.module import Criterion, Module, Sequential
+from dlcore.notebook_errors import friendly_errors
 from dlcore.notebook_loader import NotebookLoadError, load_implementation, load_notebook
 from dlcore.train import SGD, EpochStats, count_errors, fit, predict, train_epoch
 
 __all__ = [
     "SGD", "Criterion", "EpochStats", "GradCheckReport", "Module", "NotebookLoadError", "Sequential",
-    "count_errors", "fit", "gradcheck", "load_implementation", "load_notebook", "normal_weights",
+    "count_errors", "fit", "friendly_errors", "gradcheck", "load_implementation", "load_notebook", "normal_weights",
     "numerical_jacobian", "predict", "train_epoch", "zero_bias",
 ]

@@ -5,8 +5,8 @@
 # layer, the $\tanh$ non-linearity, the softmax, and the cross-entropy criterion. Each one is a few
 # lines of numpy; the work is in the mathematics that tells you *which* lines.
 #
-# **How this notebook works.** Cells marked *your answer* are yours: replace
-# `raise NotImplementedError()` with your code, or write your derivation in the markdown cells.
+# **How this notebook works.** Cells marked *your answer* are yours: replace the line
+# `raise NotImplementedError(...)` with your code, or write your derivation in the markdown cells.
 # The test cell after each answer tells you whether you are on track; the grader runs more tests
 # of the same kind, so make your code correct, not just green.
 
@@ -70,7 +70,9 @@
 # %% kind="readonly" grade_id="imports"
 import numpy as np
 
-from dlcore import Criterion, Module, gradcheck, normal_weights, zero_bias
+from dlcore import Criterion, Module, friendly_errors, gradcheck, normal_weights, zero_bias
+
+friendly_errors()  # code not written yet is reported in one line, not a traceback
 
 # %% [markdown]
 # ## 1.3 Linear

@@ -10,10 +10,11 @@
 import matplotlib.pyplot as plt
 import numpy as np
 
-from dlcore import Module
+from dlcore import Module, friendly_errors
 from dlcore.notebook_loader import NotebookLoadError, load_notebook
 
 EPS = np.finfo(np.float64).eps  # 2.2e-16: the gap between 1.0 and the next float64
+friendly_errors()  # code not written yet is reported in one line, not a traceback
 
 # %% [markdown]
 # ## 2.1 Central differences

@@ -16,7 +16,10 @@ from IPython.display import display
 from dlcore import SGD, Criterion, EpochStats, Module, Sequential, count_errors, plot, predict, train_epoch
 from dlcore.data import load_mnist, minibatches, one_hot
 from dlcore.errors import DataError
+from dlcore.notebook_errors import friendly_errors
 from dlcore.notebook_loader import NotebookLoadError, load_notebook
+
+friendly_errors()  # code not written yet is reported in one line, not a traceback
 
 # %% [markdown]
 # ## 3.1 Gradient descent on mini-batches
