@@ -162,7 +162,11 @@ def test_student_runs_the_release_notebook(jupyterlab, sync_playwright, tmp_path
             # What a student does first: Run > Run All Cells.
             page.locator(".lm-MenuBar-item", has_text=re.compile(r"^Run$")).click()
             page.locator(".lm-Menu-item[data-command='runmenu:run-all']").click()
-            page.wait_for_function(_RUN_FINISHED, timeout=90_000, polling=500)
+            try:
+                page.wait_for_function(_RUN_FINISHED, timeout=180_000, polling=500)
+            except Exception:
+                page.screenshot(path=str(SCREENSHOTS / "01_modules-timeout.png"), full_page=True)
+                raise
 
             # (c) What the student sees: the failing test, scrolled into view (taken first: it also helps
             # to understand a failure below).
