@@ -1,0 +1,40 @@
+"""The check table's two record types: a probe (what runs in the sandbox, on which inputs) and a
+check (one graded test: points, and how to judge the probe's arrays)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from autograder.diagnose import Verdict
+
+Arrays = dict[str, np.ndarray]
+
+
+@dataclass(frozen=True)
+class ProbeSpec:
+    """``name`` is a key of ``autograder.sandbox.probes.PROBES``; probes of one ``group`` share a
+    wall-clock budget in the sandbox. ``make_inputs(rng, ref)`` builds the inputs (``ref`` is the
+    reference implementation, for cached values); with ``reference=True`` the probe also runs on
+    the reference, in the grader, to give the expected arrays."""
+
+    name: str
+    group: str
+    make_inputs: Callable[[np.random.Generator, object], Arrays]
+    reference: bool = False
+    mnist: bool = False
+
+
+@dataclass(frozen=True)
+class Check:
+    """One test of the results: ``evaluate(got, expected, inputs)`` judges the probe's arrays."""
+
+    name: str
+    points: float
+    probe: str
+    evaluate: Callable[[Arrays, Arrays | None, Arrays], Verdict]
+
+
+PASS = Verdict(True, "")
