@@ -71,6 +71,8 @@ def diagnose(got: np.ndarray, expected: np.ndarray, what: str, *, batch: int | N
             return f"{what} differs from the expected values {err}: {cause}"
     if got.ndim == 2 and got.shape[0] == got.shape[1] and close(got, expected.T):
         return f"{what} is the transpose of what is expected {err}. " + hints.get("transpose", "")
+    if np.allclose(got, 0) and not np.allclose(expected, 0):
+        return f"{what} is all zeros {err}. " + hints.get("zero", "Is it computed at all?")
     k = _factor(got, expected)
     if k is not None and not np.isclose(k, 1.0):
         patterns = [(-1.0, "sign", "has the wrong sign"), (2.0, "2", "is twice too large"),
@@ -82,6 +84,4 @@ def diagnose(got: np.ndarray, expected: np.ndarray, what: str, *, batch: int | N
             if np.isclose(k, value, rtol=1e-4):
                 return f"{what} {words} {err}. " + hints.get(key, "")
         return f"{what} is off by a constant factor {err}. " + hints.get("factor", "")
-    if np.allclose(got, 0):
-        return f"{what} is all zeros {err}. " + hints.get("zero", "Is it computed at all?")
     return f"{what} differs from the expected values {err}. " + hints.get("other", "")

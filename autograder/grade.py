@@ -69,13 +69,25 @@ def _judge(check: Check, outcome: ProbeOutcome, expected: Arrays | None, inputs:
         message = str(got["__error__"])
         if "AttributeError" in message and check.probe.endswith(".bprop"):
             message += " " + CACHE_NOTE
-        return False, f"{part}: your code raised {message}" if ":" in message.split(" ")[0] else f"{part}: {message}"
+        if "raised NotImplementedError" in message:
+            message = message.split(" raised ")[0] + " is not implemented yet (it raises NotImplementedError)."
+        return False, f"{part}: {message}"
     try:
         verdict = check.evaluate(got, expected, inputs)
     except Exception as exc:  # missing keys, wrong shapes: the student's arrays were not what we asked for
         return False, (f"{part}: your code returned arrays that could not be compared with the expected ones "
                        f"({type(exc).__name__}: {str(exc)[:200]}); check the shapes your methods return.")
     return verdict.passed, verdict.message
+
+
+def _gate(checks: list[Check], tests: list[dict]) -> None:
+    """Withdraw property points from a part whose values are all wrong (see Check.earned_if_any)."""
+    passed = {t["name"] for t in tests if t["status"] == "passed"}
+    for check, test in zip(checks, tests, strict=True):
+        if check.earned_if_any and test["status"] == "passed" and not passed & set(check.earned_if_any):
+            test.update(score=0.0, status="failed",
+                        output=f"{check.probe.split('.')[0]}: not credited yet: this property counts once the part "
+                               "computes the expected values (none of its value tests passes).")
 
 
 def grade_submission(path: str | Path, *, timeout: float = 20.0, memory_mb: int = 4096,
@@ -112,6 +124,7 @@ def grade_submission(path: str | Path, *, timeout: float = 20.0, memory_mb: int 
         expected = _expected(spec.name, ref_path) if spec.reference else None
         passed, message = _judge(check, outcomes[check.probe], expected, inputs[check.probe])
         tests.append(test_entry(check.name, check.points, passed, message))
+    _gate(checks, tests)
     output = "Your notebooks could not be loaded: " + load_error + "\n" if load_error else ""
     if mnist_dir is None:
         output += "MNIST targets not graded in this run (--no-mnist).\n"

@@ -35,6 +35,9 @@ class Check:
     points: float
     probe: str
     evaluate: Callable[[Arrays, Arrays | None, Arrays], Verdict]
+    # Credited only if one of these checks passes: properties (no in-place edits, float32, ...)
+    # that an empty implementation also has (returning zeros) are not earned on their own.
+    earned_if_any: tuple[str, ...] = ()
 
 
 PASS = Verdict(True, "")

@@ -139,9 +139,11 @@ def function_table() -> tuple[list[ProbeSpec], list[Check]]:
               ProbeSpec("sgd_step", "sgd_step", sgd_inputs),
               ProbeSpec("train", "train", train_inputs)]
     checks = [Check("numerical_jacobian matches the true Jacobian", 6, "numerical_jacobian", jacobian_values_eval),
-              Check("numerical_jacobian leaves x unchanged", 2, "numerical_jacobian", jacobian_input_eval),
+              Check("numerical_jacobian leaves x unchanged", 2, "numerical_jacobian", jacobian_input_eval,
+                    ("numerical_jacobian matches the true Jacobian",)),
               Check("sgd_step updates the parameters in place", 4, "sgd_step", sgd_update_eval),
-              Check("sgd_step leaves the gradients unchanged", 2, "sgd_step", sgd_grads_eval),
+              Check("sgd_step leaves the gradients unchanged", 2, "sgd_step", sgd_grads_eval,
+                    ("sgd_step updates the parameters in place",)),
               Check("train updates the parameters like the course's SGD loop", 6, "train", train_params_eval),
               Check("train returns the mean loss of each epoch", 4, "train", train_losses_eval)]
     return probes, checks

@@ -172,7 +172,7 @@ def fd_eval(kind: str):
                                   float(np.sum(got[f"gp{i}_{k}"] * inputs[f"vp{i}_{k}"]))))
             for what, n, a in pairs:
                 if not (np.isfinite(a) and np.isfinite(n)) or abs(a - n) > 1e-5 * max(abs(a), abs(n), 1.0):
-                    rel = abs(a - n) / max(abs(n), 1e-300)
+                    rel = abs(a - n) / max(abs(a), abs(n), 1.0)
                     return _fail(f"{kind}: the gradient w.r.t. {what} from bprop does not match finite differences "
                                  f"of your own fprop (relative error {rel:.2g}, batch of {inputs[f'x{i}'].shape[0]}): "
                                  "bprop is not the derivative of what fprop computes. If the fprop test passes, "
@@ -190,8 +190,9 @@ def params_eval(kind: str):
             return _fail(f"{kind}.grads() must be aligned with params(): as many arrays, in the same order, "
                          "each of its parameter's shape.")
         if not bool(got["live"]):
-            return _fail(f"{kind}.params() must return the live parameter arrays (an optimizer updates them in "
-                         "place), not copies: changing them did not change fprop's output.")
+            return _fail(f"{kind}: changing a parameter returned by params() in place did not change fprop's output: "
+                         "params() must return the live arrays (an optimizer updates them in place), not copies, "
+                         "and fprop must use every parameter (the bias too).")
         return PASS
     return evaluate
 
@@ -295,8 +296,9 @@ def module_table(kind: str) -> tuple[list[ProbeSpec], list[Check]]:
     for k, (points, name) in enumerate(zip(pts["bprop"], grad_names)):
         checks.append(Check(f"{kind}.bprop: {name}", points, f"{kind}.bprop",
                             bprop_eval(kind, None if k == 0 else k - 1)))
+    values = tuple(c.name for c in checks)
     checks.append(Check(f"{kind}.bprop agrees with finite differences of {kind}.fprop", pts["fd"], f"{kind}.fd",
-                        fd_eval(kind)))
+                        fd_eval(kind), values))
     if "stable" in pts:
         probes.append(ProbeSpec(f"{kind}.stable", kind, stable_inputs(kind), reference=True))
         what = "logits of ±1000" if kind == "SoftMax" else "probabilities of 0"
@@ -305,11 +307,12 @@ def module_table(kind: str) -> tuple[list[ProbeSpec], list[Check]]:
     if "params" in pts:
         probes.append(ProbeSpec(f"{kind}.params", kind, cases_inputs(kind), reference=True))
         checks.append(Check(f"{kind}.params() and grads() are aligned and live", pts["params"], f"{kind}.params",
-                            params_eval(kind)))
-    checks += [Check(f"{kind} does not modify its arguments", pts["inputs"], f"{kind}.inputs", inputs_eval(kind)),
+                            params_eval(kind), values))
+    checks += [Check(f"{kind} does not modify its arguments", pts["inputs"], f"{kind}.inputs", inputs_eval(kind),
+                     values),
                Check(f"{kind} caches per call and overwrites gradients", pts["percall"], f"{kind}.percall",
-                     percall_eval(kind)),
-               Check(f"{kind} keeps float32 as float32", pts["float32"], f"{kind}.float32", float32_eval(kind))]
+                     percall_eval(kind), values),
+               Check(f"{kind} keeps float32 as float32", pts["float32"], f"{kind}.float32", float32_eval(kind), values)]
     return probes, checks
 
 

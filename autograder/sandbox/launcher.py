@@ -10,6 +10,7 @@ back to rlimits and a scrubbed environment, and the results say so.
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import os
 import resource
@@ -54,9 +55,18 @@ class Limits:
     load_timeout: float = 60.0
 
 
+def _installed_checkouts() -> list[Path]:
+    """Where an editable install of dlcore points (another checkout, with its own solutions/)."""
+    try:
+        url = json.loads(importlib.metadata.distribution("dlcore").read_text("direct_url.json") or "{}").get("url", "")
+    except (importlib.metadata.PackageNotFoundError, ValueError):
+        return []
+    return [Path(url.removeprefix("file://"))] if url.startswith("file://") else []
+
+
 def _hidden_paths() -> list[Path]:
     """Directories the student must not read: the grader's checkout and dlcore's (editable) one."""
-    paths = {REPO, Path(dlcore.__file__).resolve().parents[1]}
+    paths = {REPO, Path(dlcore.__file__).resolve().parents[1], *_installed_checkouts()}
     paths.update(Path(p) for p in os.environ.get("AUTOGRADER_HIDE", "").split(os.pathsep) if p)
     return sorted(p for p in paths if p.is_dir())
 

@@ -16,10 +16,13 @@ import numpy as np
 
 Arrays = dict[str, np.ndarray]
 STAGE_FD: int | None = None  # set by the runner: where to write which student call is running
+CURRENT = "your code"  # the student call running now
 
 
 def stage(name: str) -> None:
     """Record which student call runs now, for the message if it hangs or crashes the process."""
+    global CURRENT
+    CURRENT = name
     if STAGE_FD is not None:
         data = name.encode()[:200]
         os.ftruncate(STAGE_FD, 0)
@@ -132,9 +135,10 @@ def module_params(impl, inp: Arrays, kind: str) -> Arrays:
                                     and all(np.shape(p) == np.shape(g) for p, g in zip(params, grads)))}
     live = True
     for p in params:  # an optimizer updates params() in place: the module must see the change
+        saved = p.copy()
         p += 1.0
         live &= not np.array_equal(_num(call(f"{kind}.fprop", m.fprop, x.copy()), f"{kind}.fprop"), y0)
-        p -= 1.0
+        p[...] = saved
     out["live"] = np.array(live)
     return out
 

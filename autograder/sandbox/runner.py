@@ -45,7 +45,7 @@ def _run_child(probes, name: str, impl, inputs) -> None:
     except probes.StudentError as exc:
         arrays = {"__error__": np.array(str(exc))}
     except BaseException as exc:  # noqa: BLE001 - anything the student's code raises, SystemExit included
-        arrays = {"__error__": np.array(_describe(exc))}
+        arrays = {"__error__": np.array(f"{probes.CURRENT} raised {_describe(exc)}")}
     tmp = os.path.join(OUT, f".{name}.tmp.npz")
     np.savez(tmp, **arrays)
     os.replace(tmp, os.path.join(OUT, f"{name}.npz"))
