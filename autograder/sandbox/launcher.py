@@ -200,7 +200,7 @@ def _run(root: Path, notebooks: list[Path], groups: list[dict], inputs: dict[str
         protections = ["separate process per part", "wall-clock timeout per part",
                        f"rlimits: {limits.memory_mb} MB address space, {limits.cpu_seconds} s CPU, "
                        f"{NPROC} processes, {MAX_OUTPUT_BYTES // 2**20} MB files",
-                       f"unprivileged uid {uid}", "no network (network namespace)",
+                       "unprivileged uid, unique per grading process", "no network (network namespace)",
                        "own PID namespace", "grader files hidden (tmpfs mounts)", "throwaway working folder"]
         cwd = root
     else:
