@@ -24,11 +24,13 @@ def find_submissions(root: Path, assignment: str | None = None) -> dict[str, Pat
         root = root / "submitted"
     subs = {}
     for student in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        folders = sorted(p for p in student.iterdir() if p.is_dir() and (assignment is None or p.name == assignment))
-        if not folders:
-            continue
-        # Several assignments: grade them together (the loader reads notebooks in name order).
-        subs[student.name] = folders[0] if len(folders) == 1 else student
+        folders = sorted(p for p in student.iterdir()
+                         if p.is_dir() and not p.name.startswith(".") and assignment in (None, p.name))
+        if len(folders) > 1:
+            raise ValueError(f"{student.name} has several assignments ({', '.join(f.name for f in folders)}): "
+                             "choose one with --assignment")
+        if folders:
+            subs[student.name] = folders[0]
     return subs
 
 
@@ -69,7 +71,8 @@ def grade_all(root: Path, out: Path, *, workers: int = 1, scheduler: str | None 
     rows: dict[str, dict] = {}
     bar = tqdm(total=len(subs), unit="submission", desc="grading")
     if scheduler:
-        from dask.distributed import Client, as_completed as dask_completed
+        from dask.distributed import Client
+        from dask.distributed import as_completed as dask_completed
 
         with Client(scheduler) as client:
             futures = {client.submit(grade_one, s, str(f), options, key=f"grade-{s}", pure=False): s

@@ -14,7 +14,8 @@ def test_entry(name: str, points: float, passed: bool, output: str) -> dict:
 
 
 def results(tests: list[dict], execution_time: float, output: str, extra: dict) -> dict:
-    return {"score": round(sum(t["score"] for t in tests), 6), "max_score": round(sum(t["max_score"] for t in tests), 6),
+    return {"score": round(sum(t["score"] for t in tests), 6),
+            "max_score": round(sum(t["max_score"] for t in tests), 6),
             "execution_time": round(execution_time, 3), "output": output, "visibility": "visible",
             "stdout_visibility": "hidden", "tests": tests, "extra_data": extra}
 

@@ -119,7 +119,7 @@ class Mutant:
 
 
 def _m(name, target, old, new, *fails):
-    edits = tuple(zip(old, new)) if isinstance(old, tuple) else ((old, new),)
+    edits = tuple(zip(old, new, strict=True)) if isinstance(old, tuple) else ((old, new),)
     return Mutant(name, target, edits, frozenset(fails))
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from autograder.checks.base import PASS, Arrays, Check, ProbeSpec
+from autograder.checks.base import Arrays, Check, ProbeSpec
 from autograder.diagnose import Verdict
 
 HYPER = {"linear": {"epochs": 60, "lr": 0.1, "batch_size": 100, "seed": 0},

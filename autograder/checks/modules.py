@@ -293,7 +293,7 @@ def module_table(kind: str) -> tuple[list[ProbeSpec], list[Check]]:
     checks = [Check(f"{kind}.fprop matches the expected output", pts["fprop"], f"{kind}.fprop",
                     fprop_eval(kind))]
     grad_names = ["the gradient w.r.t. the input", *PARAM_NAMES.get(kind, [])]
-    for k, (points, name) in enumerate(zip(pts["bprop"], grad_names)):
+    for k, (points, name) in enumerate(zip(pts["bprop"], grad_names, strict=True)):
         checks.append(Check(f"{kind}.bprop: {name}", points, f"{kind}.bprop",
                             bprop_eval(kind, None if k == 0 else k - 1)))
     values = tuple(c.name for c in checks)

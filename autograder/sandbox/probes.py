@@ -132,7 +132,7 @@ def module_params(impl, inp: Arrays, kind: str) -> Arrays:
     params, grads = call(f"{kind}.params", m.params), call(f"{kind}.grads", m.grads)
     out = {"n_params": np.array(len(params)), "n_grads": np.array(len(grads)),
            "shapes_match": np.array(len(params) == len(grads)
-                                    and all(np.shape(p) == np.shape(g) for p, g in zip(params, grads)))}
+                                    and all(np.shape(p) == np.shape(g) for p, g in zip(params, grads, strict=False)))}
     live = True
     for p in params:  # an optimizer updates params() in place: the module must see the change
         saved = p.copy()
@@ -312,7 +312,7 @@ class ToySquaredError:
 
 
 def correct_sgd_step(params, grads, lr) -> None:
-    for p, g in zip(params, grads):
+    for p, g in zip(params, grads, strict=True):
         p -= lr * g
 
 

@@ -96,8 +96,8 @@ def main(box: str) -> int:
     sys.path[:0] = [os.path.join(box, "lib"), os.path.join(box, "runner")]
     signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGCHLD])
     import numpy as np
-
     import probes
+
     from dlcore.notebook_loader import load_implementation
 
     with open("plan.json") as f:
