@@ -19,7 +19,16 @@ def _grade(args: argparse.Namespace) -> int:
         if mnist_dir is None:
             print("error: MNIST not found: pass --data DIR or --no-mnist", file=sys.stderr)
             return 2
-    data = grade_submission(args.path, timeout=args.timeout, memory_mb=args.memory_mb, mnist_dir=mnist_dir)
+    try:
+        data = grade_submission(args.path, timeout=args.timeout, memory_mb=args.memory_mb, mnist_dir=mnist_dir)
+    except Exception:
+        # The grader itself failed: still leave a results file that says so, then exit non-zero.
+        if args.results:
+            write_atomic(args.results, {"score": 0.0, "max_score": 0.0, "execution_time": 0.0, "tests": [],
+                                        "output": "The autograder failed on this submission (not your code's "
+                                                  "fault); the staff have been told.",
+                                        "extra_data": {"grader_error": traceback.format_exc()[-2000:]}})
+        raise
     if args.results:
         write_atomic(args.results, data)
     if args.format == "text":

@@ -88,6 +88,11 @@ def _gate(checks: list[Check], tests: list[dict]) -> None:
             test.update(score=0.0, status="failed",
                         output=f"{check.probe.split('.')[0]}: not credited yet: this property counts once the part "
                                "computes the expected values (none of its value tests passes).")
+        missing = [name for name in check.earned_if_all if name not in passed]
+        if missing and test["status"] == "passed":
+            test.update(score=0.0, status="failed",
+                        output=test["output"] + " Not credited yet: the target counts once the modules it trains "
+                        "pass their value tests; these fail: " + "; ".join(missing) + ".")
 
 
 def grade_submission(path: str | Path, *, timeout: float = 20.0, memory_mb: int = 4096,

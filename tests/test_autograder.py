@@ -202,3 +202,35 @@ def test_mnist_targets_reference_and_a_broken_criterion(mnist_dir, tmp_path):
         if t["name"].startswith("MNIST"):
             errors = int(t["output"].split(" makes ")[1].split()[0])
             assert errors <= TARGETS["linear" if "linear" in t["name"] else "mlp"]
+
+
+@pytest.mark.mnist
+def test_forged_mnist_weights_are_not_credited(mnist_dir, tmp_path):
+    """Student code that writes good pre-trained weights as the MNIST output (then exits, so the
+    runner's own output never replaces them) gets no MNIST points while its Linear is broken."""
+    import numpy as np
+    from submissions import FUNCTIONS_SOURCE, LINEAR_FPROP, MODULES_SOURCE, _cell, _into
+
+    from dlcore.data import load_mnist, one_hot
+    from dlcore.models import build_model
+    from dlcore.notebook_loader import load_implementation
+    from dlcore.train import SGD, train_epoch
+
+    ref = load_implementation(REPO / "solutions")
+    data = load_mnist(mnist_dir)
+    model, criterion = build_model("linear", ref, np.random.default_rng(0), np.float32)
+    rng, optimizer = np.random.default_rng(0), SGD(model, 0.1)
+    for _ in range(60):
+        train_epoch(model, criterion, optimizer, data.x_train, one_hot(data.y_train), 100, rng)
+    W, b = (p.tolist() for p in model.params())
+    forge = ("if z.shape[1] == 784:\n    import os\n"
+             "    np.savez('out/mnist.linear.npz', p0=np.array(FORGED_W, dtype=np.float32), "
+             "p1=np.array(FORGED_B, dtype=np.float32), losses=np.zeros(1))\n    os._exit(0)\n"
+             "raise NotImplementedError()")
+    modules = _into(MODULES_SOURCE, LINEAR_FPROP, forge) + _cell(f"FORGED_W = {W!r}\nFORGED_B = {b!r}")
+    write_submission(tmp_path / "forger", modules, FUNCTIONS_SOURCE)
+    proc = _cli("grade", str(tmp_path / "forger"), "--data", str(mnist_dir), "--results", str(tmp_path / "r.json"))
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads((tmp_path / "r.json").read_text())
+    linear = next(t for t in result["tests"] if t["name"].startswith("MNIST: the linear"))
+    assert linear["score"] == 0 and " errors on the 10,000" in linear["output"] and "Not credited" in linear["output"]

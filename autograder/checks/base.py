@@ -38,6 +38,9 @@ class Check:
     # Credited only if one of these checks passes: properties (no in-place edits, float32, ...)
     # that an empty implementation also has (returning zeros) are not earned on their own.
     earned_if_any: tuple[str, ...] = ()
+    # Credited only if all of these pass: the MNIST targets need the modules they train to be right,
+    # so that pre-trained weights written by the student's code cannot stand in for working modules.
+    earned_if_all: tuple[str, ...] = ()
 
 
 PASS = Verdict(True, "")

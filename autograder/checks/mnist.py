@@ -70,6 +70,14 @@ def mnist_eval(model_name: str, ref, mnist_dir: Path):
     return evaluate
 
 
+def _required(model_name: str) -> tuple[str, ...]:
+    kinds = ["Linear", "SoftMax", "CrossEntropy"] + (["Tanh"] if model_name == "mlp" else [])
+    grads = {"Linear": ["the gradient w.r.t. the input", "grad_W", "grad_b"]}
+    return tuple(name for kind in kinds for name in
+                 [f"{kind}.fprop matches the expected output",
+                  *(f"{kind}.bprop: {g}" for g in grads.get(kind, ["the gradient w.r.t. the input"]))])
+
+
 def mnist_table(ref, mnist_dir: Path) -> tuple[list[ProbeSpec], list[Check]]:
     probes, checks = [], []
     for name in ("linear", "mlp"):
@@ -77,5 +85,5 @@ def mnist_table(ref, mnist_dir: Path) -> tuple[list[ProbeSpec], list[Check]]:
         probes.append(ProbeSpec(f"mnist.{name}", f"MNIST {name}",
                                 lambda _rng, _ref, h=h: {k: np.array(v) for k, v in h.items()}, mnist=True))
         checks.append(Check(f"MNIST: the {name} model reaches at most {TARGETS[name]} test errors", POINTS[name],
-                            f"mnist.{name}", mnist_eval(name, ref, mnist_dir)))
+                            f"mnist.{name}", mnist_eval(name, ref, mnist_dir), earned_if_all=_required(name)))
     return probes, checks
