@@ -117,7 +117,7 @@ def grade_submission(path: str | Path, *, timeout: float = 20.0, memory_mb: int 
         notebooks = notebook_paths(path)
         run = run_sandboxed(notebooks, list(groups.values()),
                             {f"{n}/{k}": v for n, arrays in inputs.items() for k, v in arrays.items()},
-                            Limits(memory_mb=memory_mb),
+                            Limits(memory_mb=memory_mb, load_timeout=max(2 * timeout, 10.0)),
                             data_files(mnist_dir) if mnist_dir is not None else [])
         outcomes, protections, load_error = run.outcomes, run.protections, run.load_error
     except NotebookLoadError as exc:

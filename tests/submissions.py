@@ -296,6 +296,8 @@ def adversaries() -> list[Adversary]:
         Adversary("patch_allclose", rel_m + _cell(patch), rel_f, "patches numpy.allclose/array_equal/np.testing"),
         Adversary("exit_at_load", ref_m + _cell("import os\nclass _Bye:\n    os._exit(0)\n"), ref_f,
                   "os._exit(0) in a class body, at load time"),
+        Adversary("loop_at_load", ref_m + _cell("class _Forever:\n    while True:\n        pass\n"), ref_f,
+                  "endless loop in a class body, at load time"),
         Adversary("exit_in_fprop", _into(ref_m, LINEAR_FPROP, "import os\nos._exit(0)"), ref_f,
                   "os._exit(0) in Linear.fprop"),
         Adversary("sys_exit_in_bprop", _into(ref_m, LINEAR_BPROP, "raise SystemExit(0)"), ref_f,

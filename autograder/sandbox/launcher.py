@@ -19,6 +19,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,7 +53,7 @@ class SandboxRun:
 class Limits:
     memory_mb: int = 4096
     cpu_seconds: int = 600
-    load_timeout: float = 60.0
+    load_timeout: float = 40.0  # seconds to load the notebooks (normally ~2 s)
 
 
 def _installed_checkouts() -> list[Path]:
@@ -79,13 +80,17 @@ def _sandbox_uid() -> int:
     return 200_000 + os.getpid() % 100_000
 
 
-def _rlimits(limits: Limits) -> None:
-    """Runs in the child between fork and exec: inherited by the runner and all it starts."""
+def _rlimits(limits: Limits, nproc: bool) -> None:
+    """Runs in the child between fork and exec: inherited by the runner and all it starts.
+
+    ``nproc`` only with a dedicated uid: the limit counts all processes of the user.
+    """
     mem = limits.memory_mb * 2**20
     resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
     resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds))
     resource.setrlimit(resource.RLIMIT_FSIZE, (MAX_OUTPUT_BYTES, MAX_OUTPUT_BYTES))
-    resource.setrlimit(resource.RLIMIT_NPROC, (NPROC, NPROC))  # applies once the uid is not root
+    if nproc:  # applies once setpriv has switched to the sandbox's uid
+        resource.setrlimit(resource.RLIMIT_NPROC, (NPROC, NPROC))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
 
@@ -191,7 +196,8 @@ def _run(root: Path, notebooks: list[Path], groups: list[dict], inputs: dict[str
     np.savez(box / "inputs.npz", **inputs)
 
     python = [sys.executable, "-I", "runner/runner.py", "."]
-    if _isolation_available():
+    isolated = _isolation_available()
+    if isolated:
         uid = _sandbox_uid()
         _chown_tree(box, uid)
         os.chmod(box, 0o700)
@@ -211,22 +217,33 @@ def _run(root: Path, notebooks: list[Path], groups: list[dict], inputs: dict[str
                        "scrubbed environment", "throwaway working folder",
                        "BEST EFFORT: not root, so no network isolation and grader files not hidden"]
         cwd = box
-    budget = limits.load_timeout + sum(g["timeout"] for g in groups) + 15
     proc = subprocess.Popen(cmd, cwd=cwd, env=_env(box), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, preexec_fn=lambda: _rlimits(limits),
+                            stderr=subprocess.DEVNULL, preexec_fn=lambda: _rlimits(limits, isolated),
                             start_new_session=True)
-    try:
-        proc.wait(timeout=budget)
-    except subprocess.TimeoutExpired:
-        _kill_tree(proc.pid)
-        proc.wait()
+    _supervise(proc, box / "out" / "loaded", limits.load_timeout,
+               limits.load_timeout + sum(g["timeout"] for g in groups) + 15)
     # Stray processes of the sandbox's uid outside a PID namespace (fallback mode).
-    if not _isolation_available():
+    if not isolated:
         try:
             os.killpg(proc.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
     return _collect(box / "out", groups, protections)
+
+
+def _supervise(proc: subprocess.Popen, loaded: Path, load_timeout: float, budget: float) -> None:
+    """Wait for the runner; kill it if loading the notebooks or the whole run takes too long."""
+    start = time.monotonic()
+    while True:
+        try:
+            proc.wait(timeout=0.2)
+            return
+        except subprocess.TimeoutExpired:
+            elapsed = time.monotonic() - start
+            if elapsed > budget or (elapsed > load_timeout and not loaded.exists()):
+                _kill_tree(proc.pid)
+                proc.wait()
+                return
 
 
 def _collect(out: Path, groups: list[dict], protections: list[str]) -> SandboxRun:
@@ -235,7 +252,8 @@ def _collect(out: Path, groups: list[dict], protections: list[str]) -> SandboxRu
         load_error = (out / "load_error.txt").read_text(errors="replace")[:2000]
     elif not (out / "loaded").exists():
         load_error = ("your notebooks did not finish loading: the process ended or hung while running your "
-                      "class and function definitions (sys.exit, os._exit or an endless loop at class level?)")
+                      "imports and class and function definitions (sys.exit, os._exit or an endless loop in a "
+                      "class body?)")
     outcomes = {}
     for group in groups:
         for name in group["probes"]:
