@@ -267,6 +267,17 @@ def train(model, criterion, x, t, epochs, batch_size, lr, rng):
 '''
 
 
+SYMLINKER = """import os
+for _f in os.listdir("out"):
+    if _f.endswith(".stage"):
+        for _ext, _make in ((".npz", lambda p: os.symlink("/etc/shadow", p)), (".status", os.mkfifo)):
+            try:
+                _make("out/" + _f[:-6] + _ext)
+            except OSError:
+                pass
+os._exit(0)"""
+
+
 @dataclass(frozen=True)
 class Adversary:
     name: str
@@ -300,6 +311,8 @@ def adversaries() -> list[Adversary]:
                   "endless loop in a class body, at load time"),
         Adversary("exit_in_fprop", _into(ref_m, LINEAR_FPROP, "import os\nos._exit(0)"), ref_f,
                   "os._exit(0) in Linear.fprop"),
+        Adversary("symlink_outputs", _into(ref_m, LINEAR_FPROP, SYMLINKER), ref_f,
+                  "replaces its outputs by a symlink to /etc/shadow and a FIFO, then exits"),
         Adversary("sys_exit_in_bprop", _into(ref_m, LINEAR_BPROP, "raise SystemExit(0)"), ref_f,
                   "sys.exit in Linear.bprop"),
         Adversary("infinite_loop", _into(ref_m, TANH_BPROP, "while True:\n    pass"), ref_f,

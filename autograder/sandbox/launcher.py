@@ -11,11 +11,13 @@ back to rlimits and a scrubbed environment, and the results say so.
 from __future__ import annotations
 
 import importlib.metadata
+import io
 import json
 import os
 import resource
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -145,13 +147,40 @@ def _kill_tree(pid: int) -> None:
         pass
 
 
+def _read_output(path: Path, limit: int = MAX_OUTPUT_BYTES) -> bytes | None:
+    """The bytes of a file the sandbox wrote, or None when it is not a plain file of its own.
+
+    The student's code controls ``out/``: a symlink or hard link to a root-only file would leak it
+    into the feedback, and a FIFO or device would hang the grader.
+    """
+    try:
+        st = os.lstat(path)
+        if not stat.S_ISREG(st.st_mode) or st.st_nlink != 1 or st.st_size > limit:
+            return None
+        if os.geteuid() == 0 and st.st_uid == 0:  # made by root, not by the sandbox's uid
+            return None
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as f:
+        return f.read(limit)
+
+
+def _read_text(path: Path, limit: int) -> str | None:
+    data = _read_output(path, limit)
+    return None if data is None else data.decode(errors="replace")
+
+
 def _read_npz(path: Path) -> dict[str, np.ndarray]:
     """Arrays only (no pickles), and never more than we are willing to decompress."""
-    with zipfile.ZipFile(path) as z:
+    data = _read_output(path)
+    if data is None:
+        raise ValueError("not a plain file")
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
         if sum(i.file_size for i in z.infolist()) > MAX_OUTPUT_BYTES:
             raise ValueError("output too large")
-    with np.load(path, allow_pickle=False) as data:
-        return {k: data[k] for k in data.files}
+    with np.load(io.BytesIO(data), allow_pickle=False) as npz:
+        return {k: npz[k] for k in npz.files}
 
 
 def _chown_tree(path: Path, uid: int) -> None:
@@ -247,10 +276,8 @@ def _supervise(proc: subprocess.Popen, loaded: Path, load_timeout: float, budget
 
 
 def _collect(out: Path, groups: list[dict], protections: list[str]) -> SandboxRun:
-    load_error = None
-    if (out / "load_error.txt").exists():
-        load_error = (out / "load_error.txt").read_text(errors="replace")[:2000]
-    elif not (out / "loaded").exists():
+    load_error = _read_text(out / "load_error.txt", 2000)
+    if load_error is None and not (out / "loaded").exists():
         load_error = ("your notebooks did not finish loading: the process ended or hung while running your "
                       "imports and class and function definitions (sys.exit, os._exit or an endless loop in a "
                       "class body?)")
@@ -260,13 +287,13 @@ def _collect(out: Path, groups: list[dict], protections: list[str]) -> SandboxRu
             npz, status = out / f"{name}.npz", out / f"{name}.status"
             if load_error:
                 outcomes[name] = ProbeOutcome(problem=f"not run, your notebooks did not load: {load_error}")
-            elif npz.exists():
+            elif os.path.lexists(npz):
                 try:
                     outcomes[name] = ProbeOutcome(arrays=_read_npz(npz))
                 except Exception:  # a damaged or forged file: the student's code wrote over it
                     outcomes[name] = ProbeOutcome(problem="the output of your code could not be read")
-            elif status.exists():
-                outcomes[name] = ProbeOutcome(problem=status.read_text(errors="replace")[:1000])
+            elif (text := _read_text(status, 1000)) is not None:
+                outcomes[name] = ProbeOutcome(problem=text)
             else:
                 outcomes[name] = ProbeOutcome(
                     problem="not run: the grading process was stopped (the whole submission ran out of time)")
