@@ -61,7 +61,7 @@ def _specs(ref_path: str) -> dict[str, ProbeSpec]:
 
 
 def _judge(check: Check, outcome: ProbeOutcome, expected: Arrays | None, inputs: Arrays) -> tuple[bool, str]:
-    part = check.probe.split(".")[0]
+    part = check.probe.split(".")[0].replace("mnist", "MNIST")
     if outcome.problem is not None:
         return False, f"{part}: {outcome.problem}"
     got = outcome.arrays or {}

@@ -176,10 +176,21 @@ def test_cli_grades_a_single_notebook(submissions):
     assert proc.returncode == 0 and "Score: 56 / 80" in proc.stdout  # modules only: no 02/03 functions
 
 
-def test_cli_fails_when_the_grader_cannot_run(submissions):
-    proc = _cli("grade", str(submissions / "submitted" / "reference" / "ps1"), "--no-mnist",
-                env={**ENV, "AUTOGRADER_SOLUTIONS": "/nonexistent"})
+def test_cli_fails_when_the_grader_cannot_run(submissions, tmp_path):
+    proc = _cli("grade", str(submissions / "submitted" / "reference" / "ps1"), "--no-mnist", "--results",
+                str(tmp_path / "results.json"), env={**ENV, "AUTOGRADER_SOLUTIONS": "/nonexistent"})
     assert proc.returncode != 0
+    assert json.loads((tmp_path / "results.json").read_text())["extra_data"]["grader_error"]
+
+
+def test_sandbox_folder_is_deleted(submissions):
+    import tempfile
+
+    from autograder.grade import grade_submission
+
+    before = set(Path(tempfile.gettempdir()).glob("dlcore-sandbox-*"))
+    grade_submission(submissions / "submitted" / "adversary_fake_results" / "ps1", timeout=UNIT_TIMEOUT)
+    assert set(Path(tempfile.gettempdir()).glob("dlcore-sandbox-*")) <= before
 
 
 @pytest.mark.mnist
