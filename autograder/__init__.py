@@ -1,0 +1,1 @@
+"""The dlcore autograder: hidden tests run against student notebooks in a sandbox."""

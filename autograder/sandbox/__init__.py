@@ -1,0 +1,1 @@
+"""Running student code confined: ``launcher`` (grader side) starts ``runner`` (sandbox side)."""

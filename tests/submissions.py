@@ -1,0 +1,344 @@
+"""Synthetic submissions for the grader's tests: the reference, a release-like notebook, mutants
+(realistic bugs made by string edits of the reference source) and adversarial notebooks.
+
+02_gradcheck and 03_training are written by another team; until they land, ``FUNCTIONS_SOURCE``
+stands in with the agreed signatures. Run as a script to write every submission in nbgrader's
+``submitted/<student>/<assignment>/`` layout: ``python tests/submissions.py OUT_DIR``.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "solutions"))
+from build import build_notebook  # noqa: E402  (solutions/build.py: Jupytext source -> nbgrader notebook)
+
+MODULES_SOURCE = (REPO / "solutions" / "src" / "01_modules.py").read_text()
+
+FUNCTIONS_SOURCE = '''# %% [markdown]
+# # 2–3. Numerical Jacobian, SGD and the training loop (stand-in for the other team's notebooks)
+
+# %% kind="readonly" grade_id="imports2"
+import numpy as np
+
+from dlcore.data import minibatches
+
+# %% kind="solution" grade_id="numerical_jacobian"
+def numerical_jacobian(f, x):
+    """Jacobian of f at x by central differences: (f(x).size, x.size)."""
+    ### BEGIN SOLUTION
+    x = np.array(x, dtype=np.float64)
+    out = np.asarray(f(x), dtype=np.float64)
+    J = np.zeros((out.size, x.size))
+    for i in range(x.size):
+        old = x.flat[i]
+        h = np.sqrt(np.finfo(np.float64).eps) * max(abs(old), 1.0)
+        x.flat[i] = old + h
+        plus = np.asarray(f(x), dtype=np.float64).ravel()
+        x.flat[i] = old - h
+        minus = np.asarray(f(x), dtype=np.float64).ravel()
+        x.flat[i] = old
+        J[:, i] = (plus - minus) / (2 * h)
+    return J
+    ### END SOLUTION
+
+# %% kind="solution" grade_id="sgd_step"
+def sgd_step(params, grads, lr):
+    """p <- p - lr * g for every parameter, in place."""
+    ### BEGIN SOLUTION
+    for p, g in zip(params, grads):
+        p -= lr * g
+    ### END SOLUTION
+
+# %% kind="solution" grade_id="train"
+def train(model, criterion, x, t, epochs, batch_size, lr, rng):
+    """Mini-batch SGD; returns the mean loss of each epoch."""
+    ### BEGIN SOLUTION
+    losses = []
+    for _ in range(epochs):
+        total = 0.0
+        for xb, tb in minibatches(x, t, batch_size, rng):
+            cost = criterion.fprop(model.fprop(xb), tb)
+            model.bprop(criterion.bprop())
+            sgd_step(model.params(), model.grads(), lr)
+            total += cost * len(xb)
+        losses.append(total / len(x))
+    return losses
+    ### END SOLUTION
+'''
+
+
+def _notebook(source: str) -> nbformat.NotebookNode:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "nb.py"
+        path.write_text(source)
+        return build_notebook(path)
+
+
+def write_submission(folder: Path, modules: str = MODULES_SOURCE, functions: str = FUNCTIONS_SOURCE) -> Path:
+    """A student's folder: 01_modules.ipynb and 02_functions.ipynb built from the two sources."""
+    folder.mkdir(parents=True, exist_ok=True)
+    nbformat.write(_notebook(modules), folder / "01_modules.ipynb")
+    nbformat.write(_notebook(functions), folder / "02_functions.ipynb")
+    return folder
+
+
+def release(source: str) -> str:
+    """What students receive: every solution region replaced by ``raise NotImplementedError()``."""
+    pattern = re.compile(r"^([ \t]*)### BEGIN SOLUTION\n.*?^[ \t]*### END SOLUTION\n", re.S | re.M)
+    return pattern.sub(lambda m: f"{m.group(1)}raise NotImplementedError()\n", source)
+
+
+def edit(source: str, old: str, new: str) -> str:
+    if source.count(old) != 1:
+        raise ValueError(f"mutation target not found exactly once: {old!r}")
+    return source.replace(old, new)
+
+
+@dataclass(frozen=True)
+class Mutant:
+    """A buggy submission and the exact tests it must fail (all others must pass)."""
+
+    name: str
+    target: str  # "modules" or "functions": which source is edited
+    edits: tuple[tuple[str, str], ...]
+    fails: frozenset[str]
+
+    def sources(self) -> tuple[str, str]:
+        source = MODULES_SOURCE if self.target == "modules" else FUNCTIONS_SOURCE
+        for old, new in self.edits:
+            source = edit(source, old, new)
+        return (source, FUNCTIONS_SOURCE) if self.target == "modules" else (MODULES_SOURCE, source)
+
+
+def _m(name, target, old, new, *fails):
+    edits = tuple(zip(old, new, strict=True)) if isinstance(old, tuple) else ((old, new),)
+    return Mutant(name, target, edits, frozenset(fails))
+
+
+L, T, S, C = "Linear", "Tanh", "SoftMax", "CrossEntropy"
+FD = "bprop agrees with finite differences of {0}.fprop"
+MUTANTS = [
+    _m("linear_grad_W_transposed", "modules", "self.grad_W = self.z.T @ grad_output",
+       "self.grad_W = grad_output.T @ self.z",
+       f"{L}.bprop: grad_W", f"{L}.{FD.format(L)}", f"{L}.params() and grads() are aligned and live"),
+    _m("linear_grad_W_mean", "modules", "self.grad_W = self.z.T @ grad_output",
+       "self.grad_W = self.z.T @ grad_output / len(grad_output)",
+       f"{L}.bprop: grad_W", f"{L}.{FD.format(L)}"),
+    _m("linear_bias_not_summed", "modules", "self.grad_b = grad_output.sum(axis=0)", "self.grad_b = grad_output",
+       f"{L}.bprop: grad_b", f"{L}.params() and grads() are aligned and live"),
+    _m("linear_no_bias", "modules", "return z @ self.W + self.b", "return z @ self.W",
+       f"{L}.fprop matches the expected output", f"{L}.{FD.format(L)}",
+       f"{L}.params() and grads() are aligned and live"),
+    _m("linear_grads_accumulated", "modules",
+       "self.grad_W = self.z.T @ grad_output\n        self.grad_b = grad_output.sum(axis=0)",
+       "self.grad_W += self.z.T @ grad_output\n        self.grad_b += grad_output.sum(axis=0)",
+       f"{L} caches per call and overwrites gradients"),
+    _m("linear_stale_cache", "modules", "        self.z = z\n",
+       "        if getattr(self, 'z', None) is None:\n            self.z = z\n",
+       f"{L} caches per call and overwrites gradients"),
+    _m("tanh_derivative_from_input", "modules",
+       ("self.y = np.tanh(z)\n        return self.y", "return grad_output * (1.0 - self.y**2)"),
+       ("self.z = z\n        self.y = np.tanh(z)\n        return self.y", "return grad_output * (1.0 - self.z**2)"),
+       f"{T}.bprop: the gradient w.r.t. the input", f"{T}.{FD.format(T)}"),
+    _m("tanh_applied_twice", "modules", "return grad_output * (1.0 - self.y**2)",
+       "return grad_output * (1.0 - np.tanh(self.y) ** 2)",
+       f"{T}.bprop: the gradient w.r.t. the input", f"{T}.{FD.format(T)}"),
+    _m("softmax_no_max_shift", "modules", "e = np.exp(z - z.max(axis=1, keepdims=True))", "e = np.exp(z)",
+       f"{S} is numerically stable (logits of ±1000)"),
+    _m("softmax_wrong_axis", "modules",
+       "e = np.exp(z - z.max(axis=1, keepdims=True))\n        self.y = e / e.sum(axis=1, keepdims=True)",
+       "e = np.exp(z - z.max(axis=0, keepdims=True))\n        self.y = e / e.sum(axis=0, keepdims=True)",
+       f"{S}.fprop matches the expected output", f"{S}.{FD.format(S)}",
+       f"{S} is numerically stable (logits of ±1000)"),
+    _m("softmax_input_in_place", "modules", "e = np.exp(z - z.max(axis=1, keepdims=True))",
+       "z -= z.max(axis=1, keepdims=True)\n        e = np.exp(z)",
+       f"{S} does not modify its arguments"),
+    _m("softmax_float64", "modules", "e = np.exp(z - z.max(axis=1, keepdims=True))",
+       "e = np.exp(z - z.max(axis=1, keepdims=True)).astype(np.float64)",
+       f"{S} keeps float32 as float32"),
+    _m("ce_missing_1_over_N", "modules", "return -self.t / self.y / self.y.shape[0]", "return -self.t / self.y",
+       f"{C}.bprop: the gradient w.r.t. the input", f"{C}.{FD.format(C)}"),
+    _m("ce_no_floor", "modules", "self.y = np.maximum(y, np.finfo(y.dtype).tiny)", "self.y = y",
+       f"{C} is numerically stable (probabilities of 0)"),
+    _m("jacobian_divides_by_h", "functions", "J[:, i] = (plus - minus) / (2 * h)", "J[:, i] = (plus - minus) / h",
+       "numerical_jacobian matches the true Jacobian", "numerical_jacobian leaves x unchanged"),
+    _m("jacobian_modifies_x", "functions",
+       ("    x = np.array(x, dtype=np.float64)\n    out", "        x.flat[i] = old\n        J"),
+       ("    x = np.asarray(x, dtype=np.float64)\n    out", "        J"),
+       "numerical_jacobian leaves x unchanged"),
+    _m("sgd_wrong_sign", "functions", "p -= lr * g", "p += lr * g",
+       "sgd_step updates the parameters in place", "sgd_step leaves the gradients unchanged"),
+    _m("train_unweighted_mean", "functions", "total += cost * len(xb)\n        losses.append(total / len(x))",
+       "total += cost\n        losses.append(total / -(-len(x) // batch_size))",
+       "train returns the mean loss of each epoch"),
+    _m("train_ignores_rng", "functions", "minibatches(x, t, batch_size, rng)",
+       "minibatches(x, t, batch_size, np.random.default_rng())",
+       "train updates the parameters like the course's SGD loop", "train returns the mean loss of each epoch"),
+]
+
+
+# --- adversarial submissions --------------------------------------------------------------------
+
+def _cell(code: str) -> str:
+    return f'\n# %% kind="solution" grade_id="extra"\n{code}\n'
+
+
+def _into(source: str, anchor: str, code: str) -> str:
+    """Insert ``code`` (indented like the anchor) just before ``anchor``."""
+    indent = anchor[: len(anchor) - len(anchor.lstrip())]
+    return edit(source, anchor, "".join(indent + line + "\n" for line in code.splitlines()) + anchor)
+
+
+LINEAR_FPROP = "        self.z = z\n        return z @ self.W + self.b"
+LINEAR_BPROP = "        self.grad_W = self.z.T @ grad_output"
+TANH_BPROP = "        return grad_output * (1.0 - self.y**2)"
+SOFTMAX_FPROP = "        e = np.exp(z - z.max(axis=1, keepdims=True))"
+CE_FPROP = "        self.y = np.maximum(y, np.finfo(y.dtype).tiny)"
+
+SPY_PATHS = [str(REPO / "solutions" / "01_modules.ipynb"), str(REPO / "solutions" / "src" / "01_modules.py"),
+             str(REPO / "autograder" / "grade.py"), str(REPO / "autograder" / "checks" / "modules.py"),
+             "/work/main/solutions/01_modules.ipynb", "../solutions/01_modules.ipynb"]
+
+ZEROS_MODULES = '''
+# %% kind="readonly" grade_id="imports"
+import numpy as np
+
+from dlcore import Criterion, Module, normal_weights, zero_bias
+
+# %% kind="solution" grade_id="linear"
+class Linear(Module):
+    def __init__(self, d_in, d_out, rng=None, dtype=np.float64):
+        self.W = normal_weights(d_in, d_out, rng, dtype)
+        self.b = zero_bias(d_out, dtype)
+        self.grad_W, self.grad_b = np.zeros_like(self.W), np.zeros_like(self.b)
+
+    def fprop(self, z):  # the shapes the visible tests assert, nothing else
+        return np.zeros((len(z), self.W.shape[1]), dtype=z.dtype)
+
+    def bprop(self, g):
+        return np.zeros((len(g), self.W.shape[0]), dtype=g.dtype)
+
+    def params(self):
+        return [self.W, self.b]
+
+    def grads(self):
+        return [self.grad_W, self.grad_b]
+
+class Tanh(Module):
+    def fprop(self, z):
+        return np.zeros_like(z)
+
+    def bprop(self, g):
+        return np.zeros_like(g)
+
+class SoftMax(Tanh):
+    def fprop(self, z):
+        return np.full_like(z, 1.0 / z.shape[1])
+
+class CrossEntropy(Criterion):
+    def fprop(self, y, t):
+        self.shape = y.shape
+        return 0.0
+
+    def bprop(self):
+        return np.zeros(self.shape)
+'''
+
+ZEROS_FUNCTIONS = '''
+# %% kind="solution" grade_id="functions"
+import numpy as np
+
+def numerical_jacobian(f, x):
+    return np.zeros((np.asarray(f(x)).size, np.asarray(x).size))
+
+def sgd_step(params, grads, lr):
+    pass
+
+def train(model, criterion, x, t, epochs, batch_size, lr, rng):
+    return [0.0] * epochs
+'''
+
+
+SYMLINKER = """import os
+for _f in os.listdir("out"):
+    if _f.endswith(".stage"):
+        for _ext, _make in ((".npz", lambda p: os.symlink("/etc/shadow", p)), (".status", os.mkfifo)):
+            try:
+                _make("out/" + _f[:-6] + _ext)
+            except OSError:
+                pass
+os._exit(0)"""
+
+
+@dataclass(frozen=True)
+class Adversary:
+    name: str
+    modules: str
+    functions: str
+    what: str  # what it tries, for the report
+
+
+def adversaries() -> list[Adversary]:
+    ref_m, ref_f = MODULES_SOURCE, FUNCTIONS_SOURCE
+    rel_m, rel_f = release(MODULES_SOURCE), release(FUNCTIONS_SOURCE)
+    patch = ("class _Cheat:\n    import numpy as _np\n    _np.allclose = lambda *a, **k: True\n"
+             "    _np.array_equal = lambda *a, **k: True\n    _np.isclose = lambda *a, **k: True\n"
+             "    _np.testing.assert_allclose = lambda *a, **k: None\n")
+    fake = ('class _Fake:\n    import json, os\n    _r = json.dumps({"score": 100, "max_score": 100, "tests": []})\n'
+            "    print(_r)\n    for _p in ('results.json', '../results.json', '/autograder/results/results.json'):\n"
+            "        try:\n            open(_p, 'w').write(_r)\n        except OSError:\n            pass\n")
+    spy = (f"class _Spy:\n    import os\n    readable = []\n    for _p in {SPY_PATHS!r}:\n"
+           "        try:\n            open(_p).read(10)\n            readable.append(_p)\n"
+           "        except OSError:\n            pass\n"
+           "    try:\n        import autograder.checks\n        readable.append('import autograder')\n"
+           "    except ImportError:\n        pass\n")
+    spy_use = ("if _Spy.readable:\n    from dlcore import load_implementation\n"
+               "    raise RuntimeError('spy: READ ' + repr(_Spy.readable))\n"
+               "raise RuntimeError('spy: nothing readable')")
+    return [
+        Adversary("patch_allclose", rel_m + _cell(patch), rel_f, "patches numpy.allclose/array_equal/np.testing"),
+        Adversary("exit_at_load", ref_m + _cell("import os\nclass _Bye:\n    os._exit(0)\n"), ref_f,
+                  "os._exit(0) in a class body, at load time"),
+        Adversary("loop_at_load", ref_m + _cell("class _Forever:\n    while True:\n        pass\n"), ref_f,
+                  "endless loop in a class body, at load time"),
+        Adversary("exit_in_fprop", _into(ref_m, LINEAR_FPROP, "import os\nos._exit(0)"), ref_f,
+                  "os._exit(0) in Linear.fprop"),
+        Adversary("symlink_outputs", _into(ref_m, LINEAR_FPROP, SYMLINKER), ref_f,
+                  "replaces its outputs by a symlink to /etc/shadow and a FIFO, then exits"),
+        Adversary("sys_exit_in_bprop", _into(ref_m, LINEAR_BPROP, "raise SystemExit(0)"), ref_f,
+                  "sys.exit in Linear.bprop"),
+        Adversary("infinite_loop", _into(ref_m, TANH_BPROP, "while True:\n    pass"), ref_f,
+                  "endless loop in Tanh.bprop"),
+        Adversary("memory_hog", _into(ref_m, SOFTMAX_FPROP, "_hog = np.ones(50 * 2**30 // 8)"), ref_f,
+                  "allocates 50 GB in SoftMax.fprop"),
+        Adversary("fork_bomb", _into(ref_m, CE_FPROP, "import os\nwhile True:\n    try:\n        os.fork()\n"
+                                                      "    except OSError:\n        pass"), ref_f,
+                  "fork bomb in CrossEntropy.fprop"),
+        Adversary("fake_results", rel_m + _cell(fake), rel_f, "prints and writes a fake results.json"),
+        Adversary("read_grader_files", _into(ref_m + _cell(spy), LINEAR_FPROP, spy_use),
+                  ref_f, "reads solutions/ and autograder/ (and imports autograder)"),
+        Adversary("hardcoded_shapes", ZEROS_MODULES, ZEROS_FUNCTIONS,
+                  "hard-codes what the visible tests check (shapes, gradcheck of a constant)"),
+    ]
+
+
+def write_all(out: Path, assignment: str = "ps1") -> dict[str, Path]:
+    """Every submission under ``out/submitted/<student>/<assignment>/``; returns student -> folder."""
+    subs = {"reference": (MODULES_SOURCE, FUNCTIONS_SOURCE),
+            "release": (release(MODULES_SOURCE), release(FUNCTIONS_SOURCE))}
+    subs.update({f"mutant_{m.name}": m.sources() for m in MUTANTS})
+    subs.update({f"adversary_{a.name}": (a.modules, a.functions) for a in adversaries()})
+    return {name: write_submission(out / "submitted" / name / assignment, *src) for name, src in subs.items()}
+
+
+if __name__ == "__main__":
+    for name, path in write_all(Path(sys.argv[1])).items():
+        print(name, path)
