@@ -17,16 +17,16 @@ HYPER = {"linear": {"epochs": 60, "lr": 0.1, "batch_size": 100, "seed": 0},
 TARGETS = {"linear": 775, "mlp": 250}
 POINTS = {"linear": 10, "mlp": 10}
 TIMEOUTS = {"linear": 120.0, "mlp": 180.0}  # ~6 s and ~15 s for the reference on an idle machine
-TRAIN_FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz")
+TRAIN_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte")
 
 
 def data_files(mnist_dir: Path) -> list[Path]:
-    """The two training files, copied into the sandbox (never the test set)."""
+    """The two training files (raw or gzipped, any accepted name), copied into the sandbox; never the test set."""
     from dlcore.data.mnist import find_idx_file
 
-    files = [find_idx_file(mnist_dir, name.removesuffix(".gz")) for name in TRAIN_FILES]
-    if any(f is None or f.suffix != ".gz" for f in files):
-        raise FileNotFoundError(f"gzipped MNIST training files not found in {mnist_dir}")
+    files = [find_idx_file(mnist_dir, stem) for stem in TRAIN_FILES]
+    if any(f is None for f in files):
+        raise FileNotFoundError(f"MNIST training files not found in {mnist_dir}")
     return files
 
 

@@ -334,12 +334,14 @@ def mnist(impl, inp: Arrays, model_name: str) -> Arrays:
     """Train the student's modules through dlcore's own loop; return the trained parameters."""
     from dlcore.data import one_hot
     from dlcore.data.idx import read_idx
+    from dlcore.data.mnist import find_idx_file
     from dlcore.models import build_model
     from dlcore.train import SGD, train_epoch
 
-    x = read_idx(os.path.join("data", "train-images-idx3-ubyte.gz")).reshape(-1, 784).astype(np.float32)
+    # The grader copied the two training files under their own names (raw or gzipped).
+    x = read_idx(find_idx_file("data", "train-images-idx3-ubyte")).reshape(-1, 784).astype(np.float32)
     x /= 255
-    t = one_hot(read_idx(os.path.join("data", "train-labels-idx1-ubyte.gz")).astype(np.int64))
+    t = one_hot(read_idx(find_idx_file("data", "train-labels-idx1-ubyte")).astype(np.int64))
     rng = np.random.default_rng(int(inp["seed"]))
     stage(f"building the {model_name} model (Linear.__init__)")
     model, criterion = build_model(model_name, impl, rng, np.float32)
