@@ -1,9 +1,10 @@
 """Synthetic submissions for the grader's tests: the reference, a release-like notebook, mutants
 (realistic bugs made by string edits of the reference source) and adversarial notebooks.
 
-02_gradcheck and 03_training are written by another team; until they land, ``FUNCTIONS_SOURCE``
-stands in with the agreed signatures. Run as a script to write every submission in nbgrader's
-``submitted/<student>/<assignment>/`` layout: ``python tests/submissions.py OUT_DIR``.
+A submission is a mapping ``{notebook stem: Jupytext source}``, built into notebooks by the
+course's own ``solutions/build.py``; the reference is ``solutions/src/*.py``. Run as a script to write
+every submission in nbgrader's ``submitted/<student>/<assignment>/`` layout:
+``python tests/submissions.py OUT_DIR``.
 """
 
 from __future__ import annotations
@@ -20,59 +21,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "solutions"))
 from build import build_notebook  # noqa: E402  (solutions/build.py: Jupytext source -> nbgrader notebook)
 
-MODULES_SOURCE = (REPO / "solutions" / "src" / "01_modules.py").read_text()
-
-FUNCTIONS_SOURCE = '''# %% [markdown]
-# # 2–3. Numerical Jacobian, SGD and the training loop (stand-in for the other team's notebooks)
-
-# %% kind="readonly" grade_id="imports2"
-import numpy as np
-
-from dlcore.data import minibatches
-
-# %% kind="solution" grade_id="numerical_jacobian"
-def numerical_jacobian(f, x):
-    """Jacobian of f at x by central differences: (f(x).size, x.size)."""
-    ### BEGIN SOLUTION
-    x = np.array(x, dtype=np.float64)
-    out = np.asarray(f(x), dtype=np.float64)
-    J = np.zeros((out.size, x.size))
-    for i in range(x.size):
-        old = x.flat[i]
-        h = np.sqrt(np.finfo(np.float64).eps) * max(abs(old), 1.0)
-        x.flat[i] = old + h
-        plus = np.asarray(f(x), dtype=np.float64).ravel()
-        x.flat[i] = old - h
-        minus = np.asarray(f(x), dtype=np.float64).ravel()
-        x.flat[i] = old
-        J[:, i] = (plus - minus) / (2 * h)
-    return J
-    ### END SOLUTION
-
-# %% kind="solution" grade_id="sgd_step"
-def sgd_step(params, grads, lr):
-    """p <- p - lr * g for every parameter, in place."""
-    ### BEGIN SOLUTION
-    for p, g in zip(params, grads):
-        p -= lr * g
-    ### END SOLUTION
-
-# %% kind="solution" grade_id="train"
-def train(model, criterion, x, t, epochs, batch_size, lr, rng):
-    """Mini-batch SGD; returns the mean loss of each epoch."""
-    ### BEGIN SOLUTION
-    losses = []
-    for _ in range(epochs):
-        total = 0.0
-        for xb, tb in minibatches(x, t, batch_size, rng):
-            cost = criterion.fprop(model.fprop(xb), tb)
-            model.bprop(criterion.bprop())
-            sgd_step(model.params(), model.grads(), lr)
-            total += cost * len(xb)
-        losses.append(total / len(x))
-    return losses
-    ### END SOLUTION
-'''
+SOURCES = {path.stem: path.read_text() for path in sorted((REPO / "solutions" / "src").glob("*.py"))}
+MODULES_SOURCE = SOURCES["01_modules"]
 
 
 def _notebook(source: str) -> nbformat.NotebookNode:
@@ -82,18 +32,28 @@ def _notebook(source: str) -> nbformat.NotebookNode:
         return build_notebook(path)
 
 
-def write_submission(folder: Path, modules: str = MODULES_SOURCE, functions: str = FUNCTIONS_SOURCE) -> Path:
-    """A student's folder: 01_modules.ipynb and 02_functions.ipynb built from the two sources."""
+def write_submission(folder: Path, sources: dict[str, str] = SOURCES) -> Path:
+    """A student's folder: one notebook per ``{stem: source}`` entry."""
     folder.mkdir(parents=True, exist_ok=True)
-    nbformat.write(_notebook(modules), folder / "01_modules.ipynb")
-    nbformat.write(_notebook(functions), folder / "02_functions.ipynb")
+    for stem, source in sources.items():
+        nbformat.write(_notebook(source), folder / f"{stem}.ipynb")
     return folder
+
+
+def with_notebook(stem: str, source: str) -> dict[str, str]:
+    """The reference submission with notebook ``stem`` replaced by ``source``."""
+    return {**SOURCES, stem: source}
 
 
 def release(source: str) -> str:
     """What students receive: every solution region replaced by ``raise NotImplementedError()``."""
     pattern = re.compile(r"^([ \t]*)### BEGIN SOLUTION\n.*?^[ \t]*### END SOLUTION\n", re.S | re.M)
     return pattern.sub(lambda m: f"{m.group(1)}raise NotImplementedError()\n", source)
+
+
+def released(sources: dict[str, str] = SOURCES) -> dict[str, str]:
+    """The untouched release of every notebook."""
+    return {stem: release(source) for stem, source in sources.items()}
 
 
 def edit(source: str, old: str, new: str) -> str:
@@ -107,18 +67,19 @@ class Mutant:
     """A buggy submission and the exact tests it must fail (all others must pass)."""
 
     name: str
-    target: str  # "modules" or "functions": which source is edited
+    target: str  # the notebook (stem) whose source is edited
     edits: tuple[tuple[str, str], ...]
     fails: frozenset[str]
 
-    def sources(self) -> tuple[str, str]:
-        source = MODULES_SOURCE if self.target == "modules" else FUNCTIONS_SOURCE
+    def sources(self) -> dict[str, str]:
+        source = SOURCES[self.target]
         for old, new in self.edits:
             source = edit(source, old, new)
-        return (source, FUNCTIONS_SOURCE) if self.target == "modules" else (MODULES_SOURCE, source)
+        return with_notebook(self.target, source)
 
 
 def _m(name, target, old, new, *fails):
+    target = {"modules": "01_modules", "gradcheck": "02_gradcheck", "training": "03_training"}[target]
     edits = tuple(zip(old, new, strict=True)) if isinstance(old, tuple) else ((old, new),)
     return Mutant(name, target, edits, frozenset(fails))
 
@@ -168,19 +129,21 @@ MUTANTS = [
        f"{C}.bprop: the gradient w.r.t. the input", f"{C}.{FD.format(C)}"),
     _m("ce_no_floor", "modules", "self.y = np.maximum(y, np.finfo(y.dtype).tiny)", "self.y = y",
        f"{C} is numerically stable (probabilities of 0)"),
-    _m("jacobian_divides_by_h", "functions", "J[:, i] = (plus - minus) / (2 * h)", "J[:, i] = (plus - minus) / h",
+    _m("jacobian_divides_by_h", "gradcheck", "columns.append((plus - minus) / (up - down))",
+       "columns.append((plus - minus) / (up - old))",
        "numerical_jacobian matches the true Jacobian", "numerical_jacobian leaves x unchanged"),
-    _m("jacobian_modifies_x", "functions",
-       ("    x = np.array(x, dtype=np.float64)\n    out", "        x.flat[i] = old\n        J"),
-       ("    x = np.asarray(x, dtype=np.float64)\n    out", "        J"),
+    _m("jacobian_modifies_x", "gradcheck",
+       ("    x = np.array(x, dtype=np.float64)  # a copy", "        x.flat[i] = old\n        columns"),
+       ("    x = np.asarray(x, dtype=np.float64)  # no copy", "        columns"),
        "numerical_jacobian leaves x unchanged"),
-    _m("sgd_wrong_sign", "functions", "p -= lr * g", "p += lr * g",
+    _m("sgd_wrong_sign", "training", "p -= lr * g", "p += lr * g",
        "sgd_step updates the parameters in place", "sgd_step leaves the gradients unchanged"),
-    _m("train_unweighted_mean", "functions", "total += cost * len(xb)\n        losses.append(total / len(x))",
-       "total += cost\n        losses.append(total / -(-len(x) // batch_size))",
+    _m("train_unweighted_mean", "training",
+       "total += float(cost) * len(x_batch)\n        losses.append(total / len(x))",
+       "total += float(cost)\n        losses.append(total / -(-len(x) // batch_size))",
        "train returns the mean loss of each epoch"),
-    _m("train_ignores_rng", "functions", "minibatches(x, t, batch_size, rng)",
-       "minibatches(x, t, batch_size, np.random.default_rng())",
+    _m("train_ignores_rng", "training", "in minibatches(x, t, batch_size, rng):",
+       "in minibatches(x, t, batch_size, np.random.default_rng()):",
        "train updates the parameters like the course's SGD loop", "train returns the mean loss of each epoch"),
 ]
 
@@ -281,14 +244,18 @@ os._exit(0)"""
 @dataclass(frozen=True)
 class Adversary:
     name: str
-    modules: str
-    functions: str
+    modules: str  # 01_modules; the other notebooks are the reference's, or the release's
     what: str  # what it tries, for the report
+    others: str = "reference"  # "reference", "release", or "zeros" (one notebook of stand-ins)
+
+    def sources(self) -> dict[str, str]:
+        others = {"reference": SOURCES, "release": released(), "zeros": {"02_functions": ZEROS_FUNCTIONS}}
+        rest = {stem: src for stem, src in others[self.others].items() if stem != "01_modules"}
+        return {"01_modules": self.modules, **rest}
 
 
 def adversaries() -> list[Adversary]:
-    ref_m, ref_f = MODULES_SOURCE, FUNCTIONS_SOURCE
-    rel_m, rel_f = release(MODULES_SOURCE), release(FUNCTIONS_SOURCE)
+    ref_m, rel_m = MODULES_SOURCE, release(MODULES_SOURCE)
     patch = ("class _Cheat:\n    import numpy as _np\n    _np.allclose = lambda *a, **k: True\n"
              "    _np.array_equal = lambda *a, **k: True\n    _np.isclose = lambda *a, **k: True\n"
              "    _np.testing.assert_allclose = lambda *a, **k: None\n")
@@ -304,39 +271,38 @@ def adversaries() -> list[Adversary]:
                "    raise RuntimeError('spy: READ ' + repr(_Spy.readable))\n"
                "raise RuntimeError('spy: nothing readable')")
     return [
-        Adversary("patch_allclose", rel_m + _cell(patch), rel_f, "patches numpy.allclose/array_equal/np.testing"),
-        Adversary("exit_at_load", ref_m + _cell("import os\nclass _Bye:\n    os._exit(0)\n"), ref_f,
+        Adversary("patch_allclose", rel_m + _cell(patch), "patches numpy.allclose/array_equal/np.testing", "release"),
+        Adversary("exit_at_load", ref_m + _cell("import os\nclass _Bye:\n    os._exit(0)\n"),
                   "os._exit(0) in a class body, at load time"),
-        Adversary("loop_at_load", ref_m + _cell("class _Forever:\n    while True:\n        pass\n"), ref_f,
+        Adversary("loop_at_load", ref_m + _cell("class _Forever:\n    while True:\n        pass\n"),
                   "endless loop in a class body, at load time"),
-        Adversary("exit_in_fprop", _into(ref_m, LINEAR_FPROP, "import os\nos._exit(0)"), ref_f,
+        Adversary("exit_in_fprop", _into(ref_m, LINEAR_FPROP, "import os\nos._exit(0)"),
                   "os._exit(0) in Linear.fprop"),
-        Adversary("symlink_outputs", _into(ref_m, LINEAR_FPROP, SYMLINKER), ref_f,
+        Adversary("symlink_outputs", _into(ref_m, LINEAR_FPROP, SYMLINKER),
                   "replaces its outputs by a symlink to /etc/shadow and a FIFO, then exits"),
-        Adversary("sys_exit_in_bprop", _into(ref_m, LINEAR_BPROP, "raise SystemExit(0)"), ref_f,
+        Adversary("sys_exit_in_bprop", _into(ref_m, LINEAR_BPROP, "raise SystemExit(0)"),
                   "sys.exit in Linear.bprop"),
-        Adversary("infinite_loop", _into(ref_m, TANH_BPROP, "while True:\n    pass"), ref_f,
+        Adversary("infinite_loop", _into(ref_m, TANH_BPROP, "while True:\n    pass"),
                   "endless loop in Tanh.bprop"),
-        Adversary("memory_hog", _into(ref_m, SOFTMAX_FPROP, "_hog = np.ones(50 * 2**30 // 8)"), ref_f,
+        Adversary("memory_hog", _into(ref_m, SOFTMAX_FPROP, "_hog = np.ones(50 * 2**30 // 8)"),
                   "allocates 50 GB in SoftMax.fprop"),
         Adversary("fork_bomb", _into(ref_m, CE_FPROP, "import os\nwhile True:\n    try:\n        os.fork()\n"
-                                                      "    except OSError:\n        pass"), ref_f,
+                                                      "    except OSError:\n        pass"),
                   "fork bomb in CrossEntropy.fprop"),
-        Adversary("fake_results", rel_m + _cell(fake), rel_f, "prints and writes a fake results.json"),
+        Adversary("fake_results", rel_m + _cell(fake), "prints and writes a fake results.json", "release"),
         Adversary("read_grader_files", _into(ref_m + _cell(spy), LINEAR_FPROP, spy_use),
-                  ref_f, "reads solutions/ and autograder/ (and imports autograder)"),
-        Adversary("hardcoded_shapes", ZEROS_MODULES, ZEROS_FUNCTIONS,
-                  "hard-codes what the visible tests check (shapes, gradcheck of a constant)"),
+                  "reads solutions/ and autograder/ (and imports autograder)"),
+        Adversary("hardcoded_shapes", ZEROS_MODULES,
+                  "hard-codes what the visible tests check (shapes, gradcheck of a constant)", "zeros"),
     ]
 
 
 def write_all(out: Path, assignment: str = "ps1") -> dict[str, Path]:
     """Every submission under ``out/submitted/<student>/<assignment>/``; returns student -> folder."""
-    subs = {"reference": (MODULES_SOURCE, FUNCTIONS_SOURCE),
-            "release": (release(MODULES_SOURCE), release(FUNCTIONS_SOURCE))}
+    subs = {"reference": SOURCES, "release": released()}
     subs.update({f"mutant_{m.name}": m.sources() for m in MUTANTS})
-    subs.update({f"adversary_{a.name}": (a.modules, a.functions) for a in adversaries()})
-    return {name: write_submission(out / "submitted" / name / assignment, *src) for name, src in subs.items()}
+    subs.update({f"adversary_{a.name}": a.sources() for a in adversaries()})
+    return {name: write_submission(out / "submitted" / name / assignment, src) for name, src in subs.items()}
 
 
 if __name__ == "__main__":

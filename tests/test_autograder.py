@@ -201,7 +201,7 @@ def test_mnist_targets_reference_and_a_broken_criterion(mnist_dir, tmp_path):
 
     write_submission(tmp_path / "ref")
     mutant = next(m for m in MUTANTS if m.name == "ce_missing_1_over_N")
-    write_submission(tmp_path / "bad", *mutant.sources())
+    write_submission(tmp_path / "bad", mutant.sources())
     for name in ("ref", "bad"):
         proc = _cli("grade", str(tmp_path / name), "--data", str(mnist_dir), "--results",
                     str(tmp_path / f"{name}.json"))
@@ -224,7 +224,7 @@ def test_forged_mnist_weights_are_not_credited(mnist_dir, tmp_path, monkeypatch)
     """Student code that writes weights of its own as the MNIST output (then exits, so the runner's
     output never replaces them) gets no MNIST points while its Linear is broken. The target is
     raised so that these (untrained) weights would pass it: only the gate stands in the way."""
-    from submissions import FUNCTIONS_SOURCE, LINEAR_FPROP, MODULES_SOURCE, _into
+    from submissions import LINEAR_FPROP, MODULES_SOURCE, _into, with_notebook
 
     from autograder.checks import mnist as mnist_checks
     from autograder.grade import grade_submission
@@ -233,7 +233,7 @@ def test_forged_mnist_weights_are_not_credited(mnist_dir, tmp_path, monkeypatch)
     forge = ("if z.shape[1] == 784:\n    import os\n"
              "    np.savez('out/mnist.linear.npz', p0=np.zeros((784, 10), np.float32), p1=np.zeros(10, np.float32), "
              "losses=np.zeros(1))\n    os._exit(0)\nraise NotImplementedError()")
-    write_submission(tmp_path / "forger", _into(MODULES_SOURCE, LINEAR_FPROP, forge), FUNCTIONS_SOURCE)
+    write_submission(tmp_path / "forger", with_notebook("01_modules", _into(MODULES_SOURCE, LINEAR_FPROP, forge)))
     result = grade_submission(tmp_path / "forger", timeout=UNIT_TIMEOUT, mnist_dir=mnist_dir)
     linear = next(t for t in result["tests"] if t["name"].startswith("MNIST: the linear"))
     assert " errors on the 10,000" in linear["output"]  # the forged weights were read and evaluated...

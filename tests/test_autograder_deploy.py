@@ -13,7 +13,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from submissions import MUTANTS, release, write_submission
+from submissions import MUTANTS, released, write_submission
 
 from autograder.grade_all import grade_all
 
@@ -29,13 +29,11 @@ def _free_port() -> int:
 @pytest.fixture
 def small_course(tmp_path) -> Path:
     """Four students in nbgrader's layout: reference, release and two mutants."""
-    from submissions import FUNCTIONS_SOURCE, MODULES_SOURCE
-
     root = tmp_path / "course"
     write_submission(root / "submitted" / "alice" / "ps1")
-    write_submission(root / "submitted" / "bob" / "ps1", release(MODULES_SOURCE), release(FUNCTIONS_SOURCE))
+    write_submission(root / "submitted" / "bob" / "ps1", released())
     for student, mutant in (("carol", MUTANTS[0]), ("dave", MUTANTS[-1])):
-        write_submission(root / "submitted" / student / "ps1", *mutant.sources())
+        write_submission(root / "submitted" / student / "ps1", mutant.sources())
     return root
 
 
