@@ -116,8 +116,21 @@ def _namespace_script(root: Path, box: Path, uid: int, argv: list[str]) -> str:
         stage.mkdir()
         lines += [f"mount --rbind {q(prefix)} {q(stage)}", f"mount -t tmpfs -o mode=755 tmpfs {q(closed)}",
                   f"mkdir -p {q(prefix)}", f"mount --move {q(stage)} {q(prefix)}"]
-    for path in _hidden_paths():
-        lines.append(f"mount -t tmpfs -o size=4k,mode=000 tmpfs {q(path)}")
+    # A virtual environment inside a hidden checkout (`make` creates .venv/ there) must stay usable:
+    # bind it aside, hide the checkout, then move it back into the empty tmpfs. Only traversal (711)
+    # is granted on such a tmpfs, and it holds nothing but the way to the environment.
+    hidden = _hidden_paths()
+    venv = Path(sys.prefix).resolve()
+    inside = [h for h in hidden if venv.is_relative_to(h)]
+    if inside:
+        lines.append(f"mkdir -p {q(root / 'venv')}")
+        lines.append(f"mount --rbind {q(venv)} {q(root / 'venv')}")
+    for path in hidden:
+        mode = "711" if path in inside else "000"
+        lines.append(f"mount -t tmpfs -o size=64k,mode={mode} tmpfs {q(path)}")
+    if inside:
+        lines += [f"mkdir -p {q(venv)}", f"chmod -R a+x {q(inside[-1])}",
+                  f"mount --move {q(root / 'venv')} {q(venv)}"]
     # The box is reachable only through root's private 0700 folder: bind it over that folder.
     lines.append(f"mount --bind {q(box)} {q(root)}")
     lines.append(f"cd {q(root)}")
