@@ -3,14 +3,14 @@
 When we are root and ``unshare`` and ``setpriv`` exist, the runner is PID 1 of new PID, mount and
 network namespaces (no network; killing it kills every process the student started), runs under
 an unprivileged uid unique to this grading process (so that one student's fork bomb cannot use up
-another's process limit), and the grader's files (the repository with ``solutions/`` and
-``autograder/``, plus ``$AUTOGRADER_HIDE``) are covered by empty tmpfs mounts. Otherwise it falls
-back to rlimits and a scrubbed environment, and the results say so.
+another's process limit), and sees a filesystem of its own (chroot into a tmpfs): the system's
+``/usr``, ``/etc`` and ``/dev``, the Python installation and virtual environment, and the box —
+nothing else, so no copy of the solutions anywhere on the machine is readable, wherever it lies.
+Otherwise it falls back to rlimits and a scrubbed environment, and the results say so.
 """
 
 from __future__ import annotations
 
-import importlib.metadata
 import io
 import json
 import os
@@ -58,24 +58,8 @@ class Limits:
     load_timeout: float = 40.0  # seconds to load the notebooks (normally ~2 s)
 
 
-def _installed_checkouts() -> list[Path]:
-    """Where an editable install of dlcore points (another checkout, with its own solutions/)."""
-    try:
-        url = json.loads(importlib.metadata.distribution("dlcore").read_text("direct_url.json") or "{}").get("url", "")
-    except (importlib.metadata.PackageNotFoundError, ValueError):
-        return []
-    return [Path(url.removeprefix("file://"))] if url.startswith("file://") else []
-
-
-def _hidden_paths() -> list[Path]:
-    """Directories the student must not read: the grader's checkout and dlcore's (editable) one."""
-    paths = {REPO, Path(dlcore.__file__).resolve().parents[1], *_installed_checkouts()}
-    paths.update(Path(p) for p in os.environ.get("AUTOGRADER_HIDE", "").split(os.pathsep) if p)
-    return sorted(p for p in paths if p.is_dir())
-
-
 def _isolation_available() -> bool:
-    return os.geteuid() == 0 and all(shutil.which(t) for t in ("unshare", "setpriv", "mount"))
+    return os.geteuid() == 0 and all(shutil.which(t) for t in ("unshare", "setpriv", "mount", "chroot"))
 
 
 def _sandbox_uid() -> int:
@@ -97,46 +81,44 @@ def _rlimits(limits: Limits, nproc: bool) -> None:
     resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
 
 
-def _unreadable_ancestor(path: Path) -> Path | None:
-    """The highest ancestor of ``path`` that others cannot traverse (e.g. /root, mode 700)."""
-    for parent in reversed(path.parents):
-        if parent != Path("/") and not parent.stat().st_mode & 0o001:
-            return parent
-    return None
+# What the student's process sees of the machine besides the box and Python: system files only.
+SYSTEM_DIRS = ("usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32", "etc")
 
 
 def _namespace_script(root: Path, box: Path, uid: int, argv: list[str]) -> str:
-    """Shell run as root inside the new namespaces: expose Python, hide the grader, drop privileges."""
+    """Shell run as root inside the new namespaces: build a minimal root, enter it, drop privileges.
+
+    Deny by default: the new root is an empty tmpfs into which only the system directories, the
+    Python installation (``sys.base_prefix``), the virtual environment (``sys.prefix``) and the box
+    are bind-mounted (read-only except the box), so no file of the grader, nor any other copy of
+    the solutions on this machine, exists for the student's code.
+    """
     q = lambda p: "'" + str(p).replace("'", "'\\''") + "'"  # noqa: E731
-    lines = ["set -e"]
-    prefix = Path(sys.base_prefix).resolve()
-    closed = _unreadable_ancestor(prefix)
-    if closed is not None:  # the interpreter lives under a private home: re-expose only its prefix
-        stage = root / "stage"
-        stage.mkdir()
-        lines += [f"mount --rbind {q(prefix)} {q(stage)}", f"mount -t tmpfs -o mode=755 tmpfs {q(closed)}",
-                  f"mkdir -p {q(prefix)}", f"mount --move {q(stage)} {q(prefix)}"]
-    # A virtual environment inside a hidden checkout (`make` creates .venv/ there) must stay usable:
-    # bind it aside, hide the checkout, then move it back into the empty tmpfs. Only traversal (711)
-    # is granted on such a tmpfs, and it holds nothing but the way to the environment.
-    hidden = _hidden_paths()
-    venv = Path(sys.prefix).resolve()
-    inside = [h for h in hidden if venv.is_relative_to(h)]
-    if inside:
-        lines.append(f"mkdir -p {q(root / 'venv')}")
-        lines.append(f"mount --rbind {q(venv)} {q(root / 'venv')}")
-    for path in hidden:
-        mode = "711" if path in inside else "000"
-        lines.append(f"mount -t tmpfs -o size=64k,mode={mode} tmpfs {q(path)}")
-    if inside:
-        lines += [f"mkdir -p {q(venv)}", f"chmod -R a+x {q(inside[-1])}",
-                  f"mount --move {q(root / 'venv')} {q(venv)}"]
-    # The box is reachable only through root's private 0700 folder: bind it over that folder.
-    lines.append(f"mount --bind {q(box)} {q(root)}")
-    lines.append(f"cd {q(root)}")
-    drop = ["setpriv", f"--reuid={uid}", "--regid=65534", "--clear-groups", "--inh-caps=-all",
+    new_root = root / "root"
+    lines = ["set -e", f"mkdir -p {q(new_root)}", f"mount -t tmpfs -o mode=755 tmpfs {q(new_root)}"]
+
+    def bind(path: Path, target: Path, writable: bool = False) -> None:
+        lines.append(f"mkdir -p {q(target)}")
+        lines.append(f"mount --rbind {q(path)} {q(target)}")
+        if not writable:
+            lines.append(f"mount -o remount,bind,ro {q(target)}")
+
+    for name in SYSTEM_DIRS:
+        path = Path("/") / name
+        if path.is_symlink():  # merged /usr: /bin -> usr/bin
+            lines.append(f"ln -s {q(os.readlink(path))} {q(new_root / name)}")
+        elif path.is_dir():
+            bind(path, new_root / name)
+    bind(Path("/dev"), new_root / "dev", writable=True)
+    lines += [f"mkdir -p {q(new_root / 'proc')}", f"mount -t proc proc {q(new_root / 'proc')}"]
+    for prefix in sorted({Path(sys.base_prefix).resolve(), Path(sys.prefix).resolve()}):
+        bind(prefix, new_root / prefix.relative_to("/"))
+    # The box appears at the path of its private parent folder, as the runner expects.
+    bind(box, new_root / root.relative_to("/"), writable=True)
+    drop = ["/usr/bin/setpriv", f"--reuid={uid}", "--regid=65534", "--clear-groups", "--inh-caps=-all",
             "--bounding-set=-all", "--no-new-privs"]
-    lines.append("exec " + " ".join(q(a) for a in drop + argv))
+    enter = [shutil.which("chroot"), new_root, "/usr/bin/env", "-C", root]  # cwd: the box, inside the new root
+    lines.append("exec " + " ".join(q(a) for a in [*enter, *drop, *argv]))
     return "\n".join(lines)
 
 
@@ -249,7 +231,8 @@ def _run(root: Path, notebooks: list[Path], groups: list[dict], inputs: dict[str
                        f"rlimits: {limits.memory_mb} MB address space, {limits.cpu_seconds} s CPU, "
                        f"{NPROC} processes, {MAX_OUTPUT_BYTES // 2**20} MB files",
                        "unprivileged uid, unique per grading process", "no network (network namespace)",
-                       "own PID namespace", "grader files hidden (tmpfs mounts)", "throwaway working folder"]
+                       "own PID namespace", "own filesystem (chroot: system, Python and the box only)",
+                       "throwaway working folder"]
         cwd = root
     else:
         cmd = python
