@@ -7,5 +7,7 @@
 * :mod:`.release`: ``solutions/*.ipynb`` -> ``notebooks/*.ipynb``;
 * :mod:`.submissions`: a folder of student submissions -> nbgrader's ``submitted/`` layout;
 * :mod:`.regions`: solution and hidden-test regions of a source notebook;
-* :mod:`.feedback`: the feedback preprocessor that hides hidden tests, tracebacks included.
+* :mod:`.feedback`: the feedback preprocessor that hides hidden tests, tracebacks included;
+* :mod:`.hidden_map` and :mod:`.hidden_scores`: the hidden autograder's scores as the scores of
+  nbgrader's test cells (one score per part).
 """
