@@ -249,5 +249,9 @@ def _open_local(path: Path) -> Iterator[BinaryIO]:
 @contextmanager
 def _open_url(url: str) -> Iterator[BinaryIO]:
     """The decompressed content of a ``.gz`` file served over HTTPS."""
-    with urllib.request.urlopen(url, timeout=HTTP_TIMEOUT) as resp, gzip.GzipFile(fileobj=resp) as gz:
+    try:
+        resp = urllib.request.urlopen(url, timeout=HTTP_TIMEOUT)
+    except (OSError, http.client.HTTPException) as e:  # no network, DNS, HTTP error: the mirror, not the file
+        raise DataError(f"{url} is unreachable ({getattr(e, 'reason', e)})") from None
+    with resp, gzip.GzipFile(fileobj=resp) as gz:
         yield gz
