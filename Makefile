@@ -59,7 +59,7 @@ release: $(STAMP)
 collect: $(STAMP)
 	$(PY) -m autograder.course collect $(SUBMISSIONS)
 
-autograde: $(STAMP)
+autograde: data
 	$(PY) -m autograder.course autograde
 
 feedback: $(STAMP)
