@@ -137,6 +137,14 @@ def main(argv: list[str] | None = None) -> int:
     except (DataError, NotebookLoadError, MissingModuleError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    except NotImplementedError as exc:  # a student's stub, met while training: one line, not a traceback
+        from dlcore.notebook_errors import friendly_message
+
+        message = friendly_message(None, exc.__traceback__, "run the command again") if exc.__traceback__ else None
+        if message is None:
+            raise
+        print(f"error: {message.removeprefix('⚠ ')}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

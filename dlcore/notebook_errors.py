@@ -35,16 +35,17 @@ def _where(frame: FrameType) -> tuple[str, str | None]:
     return (name, name) if name != "<module>" else ("this cell", None)
 
 
-def friendly_message(shell: Any, tb: TracebackType) -> str | None:
+def friendly_message(shell: Any, tb: TracebackType, again: str = "run this cell again") -> str | None:
     """The one-line message for a NotImplementedError raised at ``tb``, or None when it is not raised
-    by notebook code (a library's own NotImplementedError keeps its full traceback)."""
+    by notebook code (a library's own NotImplementedError keeps its full traceback). ``again`` says
+    what to do once the code is written (the command line says "run the command again")."""
     frame = _innermost_frame(tb)
     filename = frame.f_code.co_filename
     missing, definer = _where(frame)
     if filename.startswith(_LOADED_PREFIX):  # part 3 loads part 1's classes from its notebook
         notebook = filename[len(_LOADED_PREFIX):].split(" cell ")[0]
         return (f"⚠ {missing} is not written yet in {notebook}: write it there and save that notebook, "
-                "then run this cell again.")
+                f"then {again}.")
     in_cell = getattr(shell, "compile", None) is not None and shell.compile.format_code_name(filename) is not None
     if not in_cell and Path(filename).resolve() != _CONTRACT:
         return None

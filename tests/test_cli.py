@@ -47,3 +47,16 @@ def test_bad_fetch_source_is_one_line(tmp_path):
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert result.stderr.startswith("error: ")
     assert not any((tmp_path / "dest").glob("*")) if (tmp_path / "dest").exists() else True
+
+
+@pytest.mark.mnist
+def test_an_unwritten_stub_is_one_line(mnist_dir):
+    """The student release trained from the command line names the stub to write."""
+    from pathlib import Path
+
+    release = Path(__file__).resolve().parents[1] / "notebooks"
+    result = _run("train", "--model", "linear", "--impl", str(release), "--epochs", "1", "--data", str(mnist_dir),
+                  "--no-progress")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.startswith("error: Linear.fprop is not written yet in 01_modules.ipynb")
+    assert result.stderr.strip().endswith("then run the command again.")
