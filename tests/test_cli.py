@@ -21,6 +21,7 @@ def test_train_json_summary(mnist_dir):
     summary = json.loads(result.stdout.strip().splitlines()[-1])
     assert {"model", "epochs", "test_errors", "train_loss", "seconds_per_epoch", "dtype"} <= summary.keys()
     assert summary["dtype"] == "float64" and summary["epochs"] == 2 and len(summary["history"]) == 2
+    assert summary["dataset"] == "mnist"
     assert "train loss" in result.stderr  # the per-epoch table goes to stderr under --json
 
 
@@ -60,3 +61,24 @@ def test_an_unwritten_stub_is_one_line(mnist_dir):
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert result.stderr.startswith("error: Linear.fprop is not written yet in 01_modules.ipynb")
     assert result.stderr.strip().endswith("then run the command again.")
+
+
+def test_fashion_fetch_bad_source_is_one_line(tmp_path):
+    (tmp_path / "empty").mkdir()
+    result = _run("data", "fetch", "--dataset", "fashion-mnist", "--from", str(tmp_path / "empty"), "--dest",
+                  str(tmp_path / "dest"))
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1
+    assert "lacks train-images-idx3-ubyte" in result.stderr
+
+
+def test_fashion_train_missing_data_names_its_fetch(tmp_path):
+    result = _run("train", "--dataset", "fashion-mnist", "--model", "linear", "--data", str(tmp_path / "nowhere"))
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.startswith("error: Fashion-MNIST not found in ")
+    assert "python -m dlcore data fetch --dataset fashion-mnist" in result.stderr
+
+
+def test_unknown_dataset_rejected_by_argparse():
+    result = _run("train", "--dataset", "cifar", "--model", "linear")
+    assert result.returncode == 2 and "invalid choice" in result.stderr

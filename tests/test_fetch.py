@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import hashlib
 import importlib
@@ -14,7 +15,7 @@ import numpy as np
 import pytest
 
 from dlcore.data import fetch as _fetch_fn
-from dlcore.data.mnist import DATASETS, MNIST_SPEC, DatasetSpec, FileSpec
+from dlcore.data.mnist import DATASETS, FASHION_MNIST_SPEC, MNIST_SPEC, DatasetSpec, FileSpec, load_dataset
 from dlcore.errors import DataError
 
 # The module, for monkeypatching: the attribute dlcore.data.fetch is the re-exported function.
@@ -237,3 +238,86 @@ def test_fetch_real_mnist(tmp_path, shared_mnist_dir, monkeypatch):
     lines = []
     _fetch_fn(dest=dest, log=lines.append)
     assert lines == [f"mnist: already verified in {dest}"]
+
+
+# --- Fashion-MNIST: the registry entry, the system folder (Debian's package), the install hint ---
+
+FASHION_SYSTEM_DIR = Path("/usr/share/datasets/fashion-mnist")
+
+
+def test_fashion_spec_registered():
+    spec = DATASETS["fashion-mnist"]
+    assert spec is FASHION_MNIST_SPEC and spec.title == "Fashion-MNIST"
+    assert [f.stem for f in spec.files] == STEMS  # same names as MNIST, so the same loader reads it
+    assert [f.size for f in spec.files] == [47040016, 60008, 7840016, 10008]
+    assert all(len(f.sha256) == 64 and int(f.sha256, 16) >= 0 for f in spec.files)
+    assert {f.sha256 for f in spec.files}.isdisjoint(f.sha256 for f in MNIST_SPEC.files)
+    assert spec.system_dirs == (FASHION_SYSTEM_DIR,) and spec.pypi_sdist is None
+
+
+def test_fetch_from_system_dir(tmp_path, synthetic, monkeypatch):
+    src, spec, contents = synthetic
+    _no_network(monkeypatch)  # the system folder has everything: no mirror is tried
+    spec = dataclasses.replace(spec, system_dirs=(tmp_path / "absent", src), mirrors=("https://x.invalid/",))
+    lines = []
+    dest = _fetch_fn(dest=tmp_path / "dest", spec=spec, log=lines.append)
+    for stem, data in contents.items():
+        assert (dest / stem).read_bytes() == data
+    assert all(str(src) in line for line in lines[:4])
+
+
+def test_explicit_source_beats_system_dir(tmp_path, synthetic):
+    src, spec, _ = synthetic
+    broken = tmp_path / "broken-system"
+    broken.mkdir()
+    spec = dataclasses.replace(spec, system_dirs=(broken,))
+    _fetch_fn(source=src, dest=tmp_path / "dest", spec=spec, log=lambda s: None)  # broken is never read
+
+
+def test_broken_system_dir_falls_back_to_mirror(tmp_path, synthetic, monkeypatch):
+    src, spec, contents = synthetic
+    broken = tmp_path / "broken-system"
+    broken.mkdir()
+    (broken / STEMS[0]).write_bytes(b"not this dataset")
+    spec = dataclasses.replace(spec, system_dirs=(broken,), mirrors=("https://up.invalid/",))
+
+    def urlopen(url, timeout):
+        return io.BytesIO(gzip.compress(contents[url.rsplit("/", 1)[1].removesuffix(".gz")]))
+
+    monkeypatch.setattr(fetch_mod.urllib.request, "urlopen", urlopen)
+    lines = []
+    dest = _fetch_fn(dest=tmp_path / "dest", spec=spec, log=lines.append)
+    assert str(broken) in lines[0] and "next source" in lines[0]
+    assert sorted(p.name for p in dest.iterdir()) == sorted(STEMS)
+
+
+def test_fashion_missing_everywhere_names_apt(tmp_path, monkeypatch):
+    monkeypatch.delenv("DLCORE_DATA", raising=False)
+
+    def urlopen(url, timeout):
+        raise urllib.error.URLError("[Errno -3] Temporary failure in name resolution")
+
+    monkeypatch.setattr(fetch_mod.urllib.request, "urlopen", urlopen)
+    spec = dataclasses.replace(FASHION_MNIST_SPEC, system_dirs=(tmp_path / "not-installed",))
+    dest = tmp_path / "dest"
+    with pytest.raises(DataError) as info:
+        _fetch_fn("fashion-mnist", dest=dest, spec=spec, log=lambda s: None)
+    msg = str(info.value)
+    assert "\n" not in msg
+    assert msg.startswith(
+        "Fashion-MNIST is not installed: run `sudo apt-get install dataset-fashion-mnist` (Debian/Ubuntu), "
+        "or pass --from DIR"
+    )
+    assert str(tmp_path / "not-installed") in msg
+    _assert_dest_untouched(dest)
+
+
+@pytest.mark.skipif(not FASHION_SYSTEM_DIR.is_dir(), reason="dataset-fashion-mnist is not installed")
+def test_fetch_real_fashion_from_debian_package(tmp_path, monkeypatch):
+    monkeypatch.delenv("DLCORE_DATA", raising=False)
+    _no_network(monkeypatch)
+    dest = _fetch_fn("fashion-mnist", dest=tmp_path / "fashion-mnist", log=lambda s: None)
+    data = load_dataset("fashion-mnist", dest)
+    assert data.x_train.shape == (60000, 784) and data.x_test.shape == (10000, 784)
+    assert data.y_train.shape == (60000,) and data.y_test.shape == (10000,)
+    assert set(np.unique(data.y_train)) == set(range(10)) == set(np.unique(data.y_test))

