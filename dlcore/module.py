@@ -17,6 +17,11 @@ Contract of a :class:`Module`:
   module of a network under training receives the data, whose gradient nobody uses: with
   ``input_grad = False`` a module may skip that product and return ``None`` (as a framework
   skips tensors that do not require a gradient). Computing it anyway is still correct.
+* ``training`` (default True) is the train/eval mode. ``train()`` and ``eval()`` set it (and
+  :class:`Sequential` passes it on to its children); modules whose forward pass differs between
+  training and evaluation, such as Dropout, read ``self.training`` in ``fprop``. The training
+  loop switches the model to train mode, and evaluation (``predict``, ``count_errors``) to eval
+  mode, restoring the previous mode afterwards.
 
 A :class:`Criterion` maps a batch of outputs and targets to a scalar cost, the *mean* over the
 batch of a per-sample loss; its ``bprop()`` returns ``∂cost/∂z``, which therefore carries the
@@ -34,6 +39,16 @@ class Module:
     """Base class of a differentiable layer ``f(z, θ)``: ``(N, D_in) -> (N, D_out)``."""
 
     input_grad: bool = True
+    training: bool = True
+
+    def train(self, mode: bool = True) -> Module:
+        """Set train mode (``mode=True``) or eval mode (``mode=False``); returns ``self``."""
+        self.training = bool(mode)
+        return self
+
+    def eval(self) -> Module:
+        """Set eval mode, ``train(False)``; returns ``self``."""
+        return self.train(False)
 
     def fprop(self, z: np.ndarray) -> np.ndarray:
         """Forward pass: ``(N, D_in) -> (N, D_out)``; caches what ``bprop`` needs."""
@@ -88,6 +103,14 @@ class Sequential(Module):
         # Only the first module sees the chain's input; the others must always pass gradients on.
         if self.modules:
             self.modules[0].input_grad = value
+
+    def train(self, mode: bool = True) -> Sequential:
+        # The children are what actually behave differently, so the mode must reach them.
+        super().train(mode)
+        for module in self.modules:
+            if hasattr(module, "train"):  # a duck-typed module without modes has nothing to switch
+                module.train(mode)
+        return self
 
     def fprop(self, z: np.ndarray) -> np.ndarray:
         for module in self.modules:
