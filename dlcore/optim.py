@@ -1,0 +1,107 @@
+"""Optimizers beyond plain SGD, and learning-rate schedules.
+
+An optimizer is built on a model and its ``step()`` is called after each ``bprop``: it reads
+``model.params()`` (the live arrays, updated in place) and ``model.grads()`` (the gradients of
+the last ``bprop``, aligned with the parameters), exactly like :class:`dlcore.train.SGD`.
+Its ``lr`` attribute may be changed between steps; that is how a schedule acts.
+
+A schedule is a callable ``epoch -> lr``, epochs counting from 1 as in
+:class:`dlcore.train.EpochStats`; ``fit(..., schedule=s)`` sets ``optimizer.lr = s(epoch)`` at
+the start of each epoch.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Protocol
+
+import numpy as np
+
+from dlcore.module import Module
+
+Schedule = Callable[[int], float]
+
+
+class Optimizer(Protocol):
+    """What the training loop needs of an optimizer."""
+
+    lr: float
+
+    def step(self) -> None: ...
+
+
+class Adam:
+    """Adam (Kingma & Ba, 2015) with bias-corrected moments, updating ``model``'s parameters in place.
+
+    For every parameter θ with gradient g, at step t = 1, 2, …::
+
+        g ← g + μ·θ                       (only if weight_decay = μ > 0: coupled L2, as in SGD)
+        m ← β1·m + (1 − β1)·g             first moment, m₀ = 0
+        v ← β2·v + (1 − β2)·g²            second moment (element-wise), v₀ = 0
+        m̂ = m / (1 − β1^t),  v̂ = v / (1 − β2^t)     bias correction of the zero start
+        θ ← θ − λ·m̂ / (√v̂ + ε)
+
+    The moments are kept per parameter, aligned with ``model.params()`` and of the same shape
+    and dtype (a float32 model stays float32).
+    """
+
+    def __init__(self, model: Module, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8, weight_decay: float = 0.0) -> None:
+        self.model = model
+        self.lr = lr
+        self.betas = betas
+        self.eps = eps
+        self.weight_decay = weight_decay
+        self.t = 0
+        self.m: list[np.ndarray] = []
+        self.v: list[np.ndarray] = []
+
+    def step(self) -> None:
+        params, grads = self.model.params(), self.model.grads()
+        if not self.m:  # lazily: the moments take the shapes and dtypes of the parameters
+            self.m = [np.zeros_like(p) for p in params]
+            self.v = [np.zeros_like(p) for p in params]
+        if len(params) != len(self.m):
+            raise ValueError(f"the model has {len(params)} parameters, Adam was started with {len(self.m)}")
+        beta1, beta2 = self.betas
+        self.t += 1
+        # Folding both corrections into the step size is the paper's cheaper equivalent form,
+        # except that ε is then scaled by √(1 − β2^t); dividing explicitly keeps the formula above.
+        c1, c2 = 1 - beta1 ** self.t, 1 - beta2 ** self.t
+        for p, g, m, v in zip(params, grads, self.m, self.v, strict=True):
+            if self.weight_decay:
+                g = g + self.weight_decay * p  # a new array: the module's gradient stays ∂θ
+            m *= beta1
+            m += (1 - beta1) * g
+            v *= beta2
+            v += (1 - beta2) * g * g
+            # Python-float scalars keep the dtype of p (NumPy 2 promotion rules).
+            p -= self.lr * (m / c1) / (np.sqrt(v / c2) + self.eps)
+
+
+def step_decay(lr0: float, factor: float, every: int) -> Schedule:
+    """``lr0·factor^⌊(epoch − 1) / every⌋``: ``lr0`` for the first ``every`` epochs, then × ``factor``."""
+    if every < 1:
+        raise ValueError(f"every must be >= 1, got {every}")
+
+    def schedule(epoch: int) -> float:
+        return lr0 * factor ** ((epoch - 1) // every)
+
+    return schedule
+
+
+def cosine(lr0: float, epochs: int, lr_min: float = 0.0) -> Schedule:
+    """Cosine annealing from ``lr0`` at epoch 1 towards ``lr_min`` over ``epochs`` epochs.
+
+    ``lr(epoch) = lr_min + (lr0 − lr_min)·(1 + cos(π·(epoch − 1)/epochs))/2``: the last epoch
+    still trains (its rate is just above ``lr_min``); from epoch ``epochs + 1`` on it is ``lr_min``.
+    """
+    if epochs < 1:
+        raise ValueError(f"epochs must be >= 1, got {epochs}")
+
+    def schedule(epoch: int) -> float:
+        progress = min(epoch - 1, epochs) / epochs
+        return lr_min + (lr0 - lr_min) * (1 + math.cos(math.pi * progress)) / 2
+
+    return schedule
