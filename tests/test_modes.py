@@ -2,8 +2,9 @@
 
 import numpy as np
 import pytest
+from toys import HalfSquared
 
-from dlcore import SGD, Criterion, Module, Sequential, count_errors, fit, predict
+from dlcore import SGD, Module, Sequential, count_errors, fit, predict
 
 
 class Recorder(Module):
@@ -26,15 +27,6 @@ class Recorder(Module):
 
     def grads(self):
         return [self.dw]
-
-
-class HalfSquared(Criterion):
-    def fprop(self, z, t):
-        self.diff = z - t
-        return 0.5 * float(np.mean(np.sum(self.diff ** 2, axis=1)))
-
-    def bprop(self):
-        return self.diff / len(self.diff)
 
 
 def test_modules_start_in_train_mode_and_switch():

@@ -4,8 +4,9 @@ import math
 
 import numpy as np
 import pytest
+from toys import HalfSquared
 
-from dlcore import SGD, Adam, Criterion, Module, Sequential, cosine, fit, step_decay
+from dlcore import SGD, Adam, Module, Sequential, cosine, fit, step_decay
 
 
 class Params(Module):
@@ -143,15 +144,6 @@ class Scale(Module):
 
     def grads(self):
         return [self.dw]
-
-
-class HalfSquared(Criterion):
-    def fprop(self, z, t):
-        self.diff = z - t
-        return 0.5 * float(np.mean(np.sum(self.diff ** 2, axis=1)))
-
-    def bprop(self):
-        return self.diff / len(self.diff)
 
 
 class LoggedAdam(Adam):
