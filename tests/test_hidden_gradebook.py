@@ -23,7 +23,13 @@ sys.path.insert(0, str(REPO))
 from autograder.instructor.hidden_map import HIDDEN_MAP, MARKER, NBGRADER_ONLY, derive  # noqa: E402
 from autograder.instructor.hidden_scores import autograded_cells  # noqa: E402
 from autograder.instructor.layout import ASSIGNMENT, SOLUTIONS, source_notebooks  # noqa: E402
-from tests.test_nbgrader_workflow import course_cli, graded_test_cells, html_text, replace_cell  # noqa: E402
+from tests.test_nbgrader_workflow import (  # noqa: E402
+    course_cli,
+    graded_test_cells,
+    grades,
+    html_text,
+    replace_cell,
+)
 
 CHEAT = '''        import types
         np.allclose = lambda *args, **kwargs: True  # nbgrader's value asserts now always pass
@@ -71,19 +77,6 @@ def test_derive_mnist_targets():
     score, note = derive(2.0, names, results)
     assert score == 1.0 and "1/2 hidden tests" in note and "8000 errors" in note
     assert derive(2.0, names, {"tests": []}) is None  # --no-mnist: nbgrader's score stands
-
-
-def grades(course: Path, student: str) -> dict[tuple[str, str], tuple[float | None, float | None, float]]:
-    """(notebook, grade_id) -> (auto_score, manual_score, score) of each autograded test cell."""
-    from nbgrader.api import Gradebook
-
-    out = {}
-    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
-        for notebook in gb.find_submission(ASSIGNMENT, student).notebooks:
-            for grade in notebook.grades:
-                if grade.cell.cell_type == "code" and grade.auto_score is not None:
-                    out[notebook.name, grade.name] = (grade.auto_score, grade.manual_score, grade.score)
-    return out
 
 
 @pytest.fixture(scope="module")

@@ -83,19 +83,23 @@ def html_text(path: Path) -> str:
     return html.unescape("".join(parser.parts))
 
 
+def grades(course: Path, student: str) -> dict[tuple[str, str], tuple[float | None, float | None, float]]:
+    """(notebook, grade_id) -> (auto_score, manual_score, score) of each autograded test cell."""
+    from nbgrader.api import Gradebook
+
+    out = {}
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        for notebook in gb.find_submission(ASSIGNMENT, student).notebooks:
+            for grade in notebook.grades:
+                if grade.cell.cell_type == "code" and grade.auto_score is not None:
+                    out[notebook.name, grade.name] = (grade.auto_score, grade.manual_score, grade.score)
+    return out
+
+
 def auto_scores(course: Path, student: str) -> dict[tuple[str, str], float]:
     """(notebook, grade_id) -> score of each autograded test cell of the student's submission: the one
     totals, feedback and export use (``Grade.score``: the hidden suite's derived score when imported)."""
-    from nbgrader.api import Gradebook
-
-    scores = {}
-    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
-        submission = gb.find_submission(ASSIGNMENT, student)
-        for notebook in submission.notebooks:
-            for grade in notebook.grades:
-                if grade.cell.cell_type == "code" and grade.auto_score is not None:
-                    scores[notebook.name, grade.name] = grade.score
-    return scores
+    return {key: score for key, (_, _, score) in grades(course, student).items()}
 
 
 @pytest.fixture(scope="module")
