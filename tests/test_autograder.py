@@ -184,14 +184,15 @@ def test_cli_fails_when_the_grader_cannot_run(submissions, tmp_path):
     assert json.loads((tmp_path / "results.json").read_text())["extra_data"]["grader_error"]
 
 
-def test_sandbox_folder_is_deleted(submissions):
+def test_sandbox_folder_is_deleted(submissions, tmp_path, monkeypatch):
     import tempfile
 
     from autograder.grade import grade_submission
 
-    before = set(Path(tempfile.gettempdir()).glob("dlcore-sandbox-*"))
+    # A private temp folder: other gradings running at the same time cannot mask or fake a leftover.
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     grade_submission(submissions / "submitted" / "adversary_fake_results" / "ps1", timeout=UNIT_TIMEOUT)
-    assert set(Path(tempfile.gettempdir()).glob("dlcore-sandbox-*")) <= before
+    assert not list(tmp_path.glob("dlcore-sandbox-*"))
 
 
 @pytest.mark.mnist
