@@ -146,8 +146,13 @@ def learning_curves(
     pct.set_ylabel("test error (%)")
     ax_err.spines["right"].set_visible(True)
 
+    all_epochs = {r.epoch for _, h in runs for r in h}
     for ax in (ax_loss, ax_err):
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        if len(all_epochs) == 1:  # one epoch (a quick run): no fractional ticks around a lone point
+            (only,) = all_epochs
+            ax.set_xlim(only - 1, only + 1)
+            ax.set_xticks([only])
         ax.grid(True, which="major", alpha=0.3)
         if ax.get_legend_handles_labels()[0]:
             ax.legend(frameon=False)

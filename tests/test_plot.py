@@ -59,6 +59,12 @@ def test_learning_curves_single_history(tmp_path):
     check_png(fig, tmp_path / "one.png")
 
 
+def test_learning_curves_single_epoch_has_one_integer_tick():
+    fig = plot.learning_curves({"quick": fake_history(epochs=1)})
+    for ax in fig.axes[:2]:
+        assert list(ax.get_xticks()) == [1]
+
+
 def test_learning_curves_mapping_with_targets():
     runs = {"linear": fake_history(), "mlp": fake_history(start=0.3, errors=400)}
     fig = plot.learning_curves(runs, targets={"linear target": 750, "mlp target": 200})
