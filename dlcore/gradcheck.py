@@ -18,7 +18,7 @@ largest entry, so that the sparse structure of a Jacobian (Linear's is mostly ze
 from __future__ import annotations
 
 import html
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -304,6 +304,77 @@ def gradcheck(
         rows, cols, analytic, numerical = jac.block(k)
         report.blocks.append(_compare(label, v.shape, out_shape, analytic, numerical, rows, cols))
     return report
+
+
+@dataclass
+class GradCheckSummary:
+    """One line per checked module: the worst error over all its blocks and the verdict.
+
+    Built by :func:`summarize` from named reports; prints as a table, and as HTML in a notebook.
+    """
+
+    reports: dict[str, GradCheckReport]
+
+    @property
+    def passed(self) -> bool:
+        return all(r.passed for r in self.reports.values())
+
+    def __bool__(self) -> bool:
+        return self.passed
+
+    _HEADER = ("module", "checked", "entries", "max abs err", "max rel err", "tolerance", "")
+
+    def _rows(self) -> list[tuple[str, ...]]:
+        rows = []
+        for name, r in self.reports.items():
+            checked = sum(b.entries_checked for b in r.blocks)
+            total = sum(b.entries_total for b in r.blocks)
+            names = ", ".join(b.name for b in r.blocks)
+            if len(r.blocks) > 3:  # a whole network: its parameters are many and anonymous
+                names = f"{r.blocks[0].name} + {len(r.blocks) - 1} parameters"
+            rows.append((name, names, f"{checked}/{total}",
+                         f"{r.max_abs_error:.2e}", f"{r.max_rel_error:.2e}", f"{r.tolerance:.0e}",
+                         "ok" if r.passed else "FAIL"))
+        return rows
+
+    def __str__(self) -> str:
+        rows = [self._HEADER, *self._rows()]
+        widths = [max(len(r[c]) for r in rows) for c in range(len(self._HEADER))]
+        passed = sum(r.passed for r in self.reports.values())
+        lines = [f"gradcheck summary: {passed}/{len(self.reports)} modules passed"]
+        lines += ["  " + "  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip()
+                  for r in rows]
+        return "\n".join(lines)
+
+    __repr__ = __str__
+
+    def _repr_html_(self) -> str:
+        head = "".join(f"<th>{html.escape(h)}</th>" for h in self._HEADER)
+        body = ""
+        for row in self._rows():
+            colour = "#1a7f37" if row[-1] == "ok" else "#cf222e"
+            cells = [f"<td>{html.escape(c)}</td>" for c in row[:-1]]
+            cells.append(f"<td style='color:{colour}'><b>{html.escape(row[-1])}</b></td>")
+            body += "<tr>" + "".join(cells) + "</tr>"
+        passed = sum(r.passed for r in self.reports.values())
+        return (f"<p><b>gradcheck summary: {passed}/{len(self.reports)} modules passed</b></p>"
+                f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
+
+
+def summarize(reports: Mapping[str, GradCheckReport]) -> GradCheckSummary:
+    """A one-line-per-module table of ``{label: gradcheck(...)}``, in the mapping's order.
+
+    ``checked`` lists the blocks (input, parameters) of each report, or counts the parameters when
+    there are more than three; ``entries`` counts the
+    Jacobian entries compared (fewer than all with ``subset=k``); the errors are the largest over
+    the module's blocks.
+    """
+    if not reports:
+        raise ValueError("summarize needs at least one report")
+    for label, r in reports.items():
+        if not isinstance(r, GradCheckReport):
+            raise TypeError(f"{label!r} is a {type(r).__name__}, not a GradCheckReport: pass gradcheck(...)'s result")
+    return GradCheckSummary(dict(reports))
 
 
 def _param_names(module: Module, params: list[np.ndarray]) -> list[str]:

@@ -28,6 +28,7 @@ __all__ = [
     "confusion_counts",
     "confusion_matrix",
     "first_layer_weights",
+    "kernels",
     "learning_curves",
     "misclassified",
     "save",
@@ -145,8 +146,13 @@ def learning_curves(
     pct.set_ylabel("test error (%)")
     ax_err.spines["right"].set_visible(True)
 
+    all_epochs = {r.epoch for _, h in runs for r in h}
     for ax in (ax_loss, ax_err):
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        if len(all_epochs) == 1:  # one epoch (a quick run): no fractional ticks around a lone point
+            (only,) = all_epochs
+            ax.set_xlim(only - 1, only + 1)
+            ax.set_xticks([only])
         ax.grid(True, which="major", alpha=0.3)
         if ax.get_legend_handles_labels()[0]:
             ax.legend(frameon=False)
@@ -254,6 +260,78 @@ def first_layer_weights(
         cbar = fig.colorbar(image, ax=axes, shrink=min(0.8, 0.35 + 0.1 * nrows), aspect=25, pad=0.02)
         cbar.set_ticks([-1, 0, 1], labels=["−max", "0", "+max"])
         cbar.set_label("weight (per-unit scale)")
+    return fig
+
+
+@_styled
+def kernels(
+    W: np.ndarray,
+    max_out: int = 32,
+    max_in: int = 8,
+    ncols: int | None = None,
+    *,
+    title: str = "Convolution kernels",
+) -> Figure:
+    """The kernels of a convolution layer as small images.
+
+    Args:
+        W: kernels of shape ``(C_out, C_in, kh, kw)``, as stored by a ``Conv2d``.
+        max_out: show at most the first ``max_out`` output channels.
+        max_in: show at most the first ``max_in`` input channels of each.
+        ncols: grid columns when ``C_in == 1`` (default: all shown kernels in one row up to 8,
+            else a near-square grid). With several input channels the grid is fixed: one row per
+            output channel, one column per input channel.
+        title: figure title.
+
+    Returns:
+        A figure with one panel per kernel, drawn with a diverging colormap centred at 0 and
+        scaled per output channel to ``±max|w|`` over its ``C_in`` kernels (red: positive,
+        blue: negative), so that the kernels of one channel compare with each other.
+    """
+    W = np.asarray(W, dtype=float)
+    if W.ndim != 4:
+        raise ValueError(f"W must have shape (C_out, C_in, kh, kw), got {W.shape}")
+    c_out, c_in = W.shape[:2]
+    n_out, n_in = min(c_out, max_out), min(c_in, max_in)
+    if n_out == 0 or n_in == 0:
+        raise ValueError(f"W of shape {W.shape} has no kernel to show")
+    shown = W[:n_out, :n_in]
+    scale = np.abs(W[:n_out]).max(axis=(1, 2, 3), keepdims=True)  # over all C_in kernels of a channel
+    shown = shown / np.where(scale > 0, scale, 1.0)
+
+    if c_in == 1:
+        nrows, ncols = _grid_shape(n_out, ncols if ncols is not None else (n_out if n_out <= 8 else None))
+        panels = [(shown[o, 0], f"{o}") for o in range(n_out)]
+    else:
+        nrows, ncols = n_out, n_in
+        panels = [(shown[o, i], None) for o in range(n_out) for i in range(n_in)]
+    panel = 1.0 if nrows * ncols <= 16 else 0.6
+    fig = Figure(figsize=(ncols * panel + 1.4, nrows * panel + 0.9), layout="constrained")
+    fig.get_layout_engine().set(w_pad=0.03, h_pad=0.03, wspace=0.03, hspace=0.03)
+    axes = fig.subplots(nrows, ncols, squeeze=False)
+    image = None
+    for k, ax in enumerate(axes.flat):
+        if k >= len(panels):
+            ax.set_axis_off()
+            continue
+        kernel, label = panels[k]
+        image = ax.imshow(kernel, cmap="RdBu_r", vmin=-1.0, vmax=1.0, interpolation="nearest")
+        _frame(ax)
+        if label is not None:
+            ax.set_title(f"kernel {label}", fontsize=9, pad=3)
+    if c_in > 1:
+        for o in range(n_out):
+            axes[o, 0].set_ylabel(f"out {o}", fontsize=8)
+        for i in range(n_in):
+            axes[0, i].set_title(f"in {i}", fontsize=8, pad=3)
+    kh, kw = W.shape[2:]
+    detail = f"{n_out} of {c_out}" if n_out < c_out else f"{c_out}"
+    detail += f" × {n_in} of {c_in}" if n_in < c_in else (f" × {c_in}" if c_in > 1 else "")
+    fig.suptitle(f"{title} ({detail} kernels of {kh}×{kw})")
+    if image is not None:
+        cbar = fig.colorbar(image, ax=axes, shrink=min(0.8, 0.4 + 0.1 * nrows), aspect=20, pad=0.02)
+        cbar.set_ticks([-1, 0, 1], labels=["−max", "0", "+max"])
+        cbar.set_label("weight (per-channel scale)")
     return fig
 
 

@@ -72,10 +72,13 @@ def _mode(model: Module, training: bool) -> Iterator[None]:
         model.train(previous)
 
 
-def predict(model: Module, x: np.ndarray, batch_size: int = 10_000) -> np.ndarray:
+def predict(model: Module, x: np.ndarray, batch_size: int = 1000) -> np.ndarray:
     """Class predictions ``(N,)`` of ``model`` on ``x (N, D)``: the argmax of its outputs.
 
     Runs in eval mode (no dropout, say) and restores the model's previous mode afterwards.
+    Batches of 1,000 keep the intermediate arrays small: a convolution's ``im2col`` of all 10,000
+    MNIST test images would take gigabytes (measured: the CNN predicts the test set about 3 times
+    faster in batches of 1,000 than of 10,000).
     """
     with _mode(model, False):
         return np.concatenate([model.fprop(x[i:i + batch_size]).argmax(axis=1)

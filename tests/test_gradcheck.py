@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from dlcore import Module, gradcheck, numerical_jacobian
+from dlcore import Module, Sequential, gradcheck, numerical_jacobian
 
 
 def test_numerical_jacobian_of_a_known_function():
@@ -124,3 +124,36 @@ def test_does_not_modify_x_or_params(reference):
     gradcheck(layer, x)
     np.testing.assert_array_equal(layer.W, w)
     np.testing.assert_array_equal(x, x_copy)
+
+
+def test_summarize_one_line_per_module(reference):
+    from dlcore.gradcheck import summarize
+
+    rng = np.random.default_rng(5)
+    good = gradcheck(reference.Linear(3, 2, rng=rng), rng.standard_normal((2, 3)))
+    broken = reference.Tanh()
+    broken.bprop = lambda g: 2 * g * (1 - broken.y**2)  # twice the true derivative
+    bad = gradcheck(broken, rng.standard_normal((2, 3)))
+    summary = summarize({"Linear(3, 2)": good, "Tanh, doubled": bad})
+    assert not summary.passed and not bool(summary)
+    text = str(summary)
+    assert text.splitlines()[0] == "gradcheck summary: 1/2 modules passed"
+    lines = text.splitlines()[2:]
+    assert lines[0].split()[0] == "Linear(3," and lines[0].rstrip().endswith("ok")
+    assert "input, W, b" in lines[0] and f"{good.max_rel_error:.2e}" in lines[0]
+    assert lines[1].rstrip().endswith("FAIL") and f"{bad.max_rel_error:.2e}" in lines[1]
+    assert f"{sum(b.entries_total for b in good.blocks)}/" in lines[0]
+    html = summary._repr_html_()
+    assert html.count("<tr>") == 3 and "Tanh, doubled" in html and "FAIL" in html
+    assert summarize({"Linear": good}).passed
+    net = Sequential(reference.Linear(3, 2, rng=rng), reference.Linear(2, 2, rng=rng))
+    assert "input + 4 parameters" in str(summarize({"net": gradcheck(net, rng.standard_normal((2, 3)))}))
+
+
+def test_summarize_rejects_what_is_not_a_report():
+    from dlcore.gradcheck import summarize
+
+    with pytest.raises(ValueError):
+        summarize({})
+    with pytest.raises(TypeError, match="gradcheck"):
+        summarize({"Linear": True})

@@ -59,6 +59,12 @@ def test_learning_curves_single_history(tmp_path):
     check_png(fig, tmp_path / "one.png")
 
 
+def test_learning_curves_single_epoch_has_one_integer_tick():
+    fig = plot.learning_curves({"quick": fake_history(epochs=1)})
+    for ax in fig.axes[:2]:
+        assert list(ax.get_xticks()) == [1]
+
+
 def test_learning_curves_mapping_with_targets():
     runs = {"linear": fake_history(), "mlp": fake_history(start=0.3, errors=400)}
     fig = plot.learning_curves(runs, targets={"linear target": 750, "mlp target": 200})
@@ -161,3 +167,33 @@ def test_save_creates_parents_and_adds_suffix(tmp_path):
     path = plot.save(fig, tmp_path / "a" / "b" / "cm", dpi=30)
     assert path == tmp_path / "a" / "b" / "cm.png"
     assert path.read_bytes().startswith(PNG_MAGIC)
+
+
+def test_kernels_one_input_channel(tmp_path):
+    W = np.random.default_rng(0).standard_normal((8, 1, 5, 5))
+    W[3] = 0.0  # an all-zero kernel must not divide by zero
+    fig = plot.kernels(W)
+    images = [ax for ax in fig.axes if ax.get_images()]
+    assert len(images) == 8
+    shown = images[0].get_images()[0].get_array()
+    assert shown.shape == (5, 5) and np.isclose(np.abs(shown).max(), 1.0)  # scaled per kernel to ±1
+    assert np.allclose(shown, W[0, 0] / np.abs(W[0]).max())
+    assert "8 kernels of 5×5" in fig._suptitle.get_text()
+    check_png(fig, tmp_path / "k.png")
+
+
+def test_kernels_several_input_channels_and_limits(tmp_path):
+    W = np.random.default_rng(1).standard_normal((16, 8, 3, 3))
+    fig = plot.kernels(W, max_out=4, max_in=3)
+    images = [ax for ax in fig.axes if ax.get_images()]
+    assert len(images) == 12  # 4 output rows × 3 input columns
+    # One scale per output channel, over all of its input channels (not only the shown ones).
+    first = images[1].get_images()[0].get_array()
+    assert np.allclose(first, W[0, 1] / np.abs(W[0]).max())
+    assert "4 of 16 × 3 of 8" in fig._suptitle.get_text()
+    check_png(fig, tmp_path / "k16.png")
+
+
+def test_kernels_rejects_wrong_shape():
+    with pytest.raises(ValueError, match="C_out, C_in"):
+        plot.kernels(np.zeros((784, 8)))
