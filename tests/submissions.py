@@ -79,13 +79,18 @@ class Mutant:
 
 
 def _m(name, target, old, new, *fails):
-    target = {"modules": "01_modules", "gradcheck": "02_gradcheck", "training": "03_training"}[target]
+    target = {"modules": "01_modules", "gradcheck": "02_gradcheck", "training": "03_training", "cnn": "04_cnn"}[target]
     edits = tuple(zip(old, new, strict=True)) if isinstance(old, tuple) else ((old, new),)
     return Mutant(name, target, edits, frozenset(fails))
 
 
 L, T, S, C = "Linear", "Tanh", "SoftMax", "CrossEntropy"
+R, D, K = "ReLU", "Dropout", "Conv2d"
 FD = "bprop agrees with finite differences of {0}.fprop"
+# A wrong rule fails both value tests, and the properties are then not credited (earned_if_any).
+MOMENTUM_ALL = ("Momentum.step follows v ← μ·v + g, θ ← θ − λ·v for every parameter",
+                "Momentum.step uses the current learning rate", "Momentum.step leaves the gradients unchanged",
+                "Momentum keeps float32 parameters float32")
 MUTANTS = [
     _m("linear_grad_W_transposed", "modules", "self.grad_W = self.z.T @ grad_output",
        "self.grad_W = grad_output.T @ self.z",
@@ -145,6 +150,33 @@ MUTANTS = [
     _m("train_ignores_rng", "training", "in minibatches(x, t, batch_size, rng):",
        "in minibatches(x, t, batch_size, np.random.default_rng()):",
        "train updates the parameters like the course's SGD loop", "train returns the mean loss of each epoch"),
+    # part 4 (bonus)
+    _m("relu_grad_times_output", "cnn", "return grad_output * (self.y > 0)", "return grad_output * self.y",
+       f"{R}.bprop: the gradient w.r.t. the input", f"{R}.{FD.format(R)}"),
+    _m("relu_grad_everywhere", "cnn", "return grad_output * (self.y > 0)", "return grad_output",
+       f"{R}.bprop: the gradient w.r.t. the input", f"{R}.{FD.format(R)}"),
+    _m("dropout_no_scaling", "cnn", "self.mask = keep.astype(z.dtype) / z.dtype.type(1 - self.p)",
+       "self.mask = keep.astype(z.dtype)", f"{D} in train mode drops a fraction p and scales the rest by 1/(1 − p)"),
+    _m("dropout_in_eval_mode", "cnn", "if not self.training or self.p == 0:", "if self.p == 0:",
+       f"{D} is the identity in eval mode and with p = 0"),
+    _m("momentum_velocity_not_kept", "cnn", "v *= self.momentum\n            v += g",
+       "v = self.momentum * v + g", *MOMENTUM_ALL),
+    _m("momentum_step_before_velocity", "cnn",
+       "v *= self.momentum\n            v += g\n            p -= self.lr * v",
+       "p -= self.lr * v\n            v *= self.momentum\n            v += g", *MOMENTUM_ALL),
+    _m("conv_flipped_kernel", "cnn", "y = self.cols @ self.W.reshape(len(self.W), -1).T + self.b",
+       "y = self.cols @ self.W[..., ::-1, ::-1].reshape(len(self.W), -1).T + self.b",
+       f"{K}.fprop matches the expected output", f"{K}.{FD.format(K)}"),
+    _m("conv_bprop_wrong_padding", "cnn", "self.z_shape, self.k, self.k, self.stride, self.padding)",
+       "self.z_shape, self.k, self.k, self.stride, 0)", f"{K}.bprop: the gradient w.r.t. the input",
+       f"{K}.{FD.format(K)}", f"{K} does not modify its arguments", f"{K} caches per call and overwrites gradients"),
+    _m("conv_bprop_wrong_stride", "cnn", "self.z_shape, self.k, self.k, self.stride, self.padding)",
+       "self.z_shape, self.k, self.k, 1, self.padding)", f"{K}.bprop: the gradient w.r.t. the input",
+       f"{K}.{FD.format(K)}", f"{K}.params() and grads() are aligned and live", f"{K} does not modify its arguments",
+       f"{K} caches per call and overwrites gradients", f"{K} keeps float32 as float32"),
+    _m("conv_grad_b_not_summed_over_pixels", "cnn", "self.grad_b = g.sum(axis=(0, 1, 2))",
+       "self.grad_b = grad_output.sum(axis=0)", f"{K}.bprop: grad_b",
+       f"{K}.{FD.format(K)}", f"{K}.params() and grads() are aligned and live"),
 ]
 
 

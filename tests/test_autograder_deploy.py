@@ -81,7 +81,7 @@ def test_dask_cluster_gives_the_local_grades(small_course, dask_cluster, tmp_pat
     print(f"\ndask, 4 submissions on 2 workers: {dask_seconds:.1f} s")
     assert _csv(tmp_path / "dask" / "grades.csv") == _csv(tmp_path / "local" / "grades.csv")
     rows = {r["student"]: r for r in _csv(tmp_path / "dask" / "grades.csv")}
-    assert rows["alice"]["score"] == "80" and rows["bob"]["score"] == "0"
+    assert rows["alice"]["score"] == "122" and rows["bob"]["score"] == "0"  # core 80 + bonus 42, without MNIST
     assert sorted(p.name for p in (tmp_path / "dask" / "results").iterdir()) == [
         "alice.json", "bob.json", "carol.json", "dave.json"]
 
@@ -107,5 +107,5 @@ def test_gradescope_zip_runs_in_a_fake_layout(tmp_path):
     proc = subprocess.run(["bash", str(run)], env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     data = json.loads((root / "results" / "results.json").read_text())
-    assert data["score"] == data["max_score"] == 80
+    assert data["score"] == data["max_score"] == 122  # core 80 + bonus 42, without MNIST
     assert {"name", "score", "max_score", "status", "output", "visibility"} <= set(data["tests"][0])

@@ -11,7 +11,7 @@ from autograder.sandbox.probes import FD_STEP
 # (N, D_in, D_out) for Linear, (N, D) otherwise: batch 1 and odd sizes on purpose.
 SHAPES = {"Linear": [(1, 3, 2), (5, 7, 4), (13, 9, 11)], "Tanh": [(1, 5), (7, 3), (13, 11)],
           "SoftMax": [(1, 5), (7, 3), (13, 11)], "CrossEntropy": [(1, 3), (7, 4), (13, 10)]}
-PARAM_NAMES = {"Linear": ["grad_W", "grad_b"]}
+PARAM_NAMES = {"Linear": ["grad_W", "grad_b"], "Conv2d": ["grad_W", "grad_b"]}
 CACHE_NOTE = ("bprop is tested on its own: the grader sets the cache the course text mandates "
               "(Linear: self.z = the input; Tanh and SoftMax: self.y = the output; CrossEntropy: self.y = the "
               "floored probabilities and self.t = the targets) and then calls bprop. A cache under another "
@@ -23,6 +23,11 @@ HINTS = {
                "1/N": "Linear must not average over the batch: the 1/N is already in the criterion's gradient.",
                "sign": "Check the signs."},
     "Tanh": {"nan": "np.tanh never overflows: use it rather than exponentials."},
+    "ReLU": {"zero": "Is the gradient passed on where z > 0?"},
+    "Conv2d": {"per-sample": "grad_b must be summed over the batch and over every output pixel (axes 0, 2, 3).",
+               "N": "Is the gradient divided or multiplied by the batch size? The 1/N belongs to the criterion.",
+               "1/N": "Conv2d must not average over the batch: the 1/N is already in the criterion's gradient.",
+               "sign": "Check the signs."},
     "SoftMax": {"nan": "exp overflows for large inputs: subtract each row's max before np.exp.",
                 "other": "Is the sum taken over each row (axis=1, keepdims=True)?"},
     "CrossEntropy": {"N": "Is the 1/N of the batch mean missing?", "1/N": "Is the 1/N applied twice?",
@@ -245,7 +250,7 @@ def float32_eval(kind: str):
         items += [(f"grads()[{k}]", got[f"gp_{k}"]) for k in range(len(PARAM_NAMES.get(kind, [])))]
         for what, arr in items:
             if arr.dtype != np.float32:
-                return _fail(f"{kind} with float32 inputs{' and parameters' if kind == 'Linear' else ''}: {what} "
+                return _fail(f"{kind} with float32 inputs{' and parameters' if kind in PARAM_NAMES else ''}: {what} "
                              f"is {arr.dtype}, not float32. A float64 constant or array (np.zeros, np.ones "
                              "without dtype=...) promotes the result; float32 halves memory and time on MNIST.")
             if not np.all(np.isfinite(arr)):
@@ -317,3 +322,43 @@ def module_table(kind: str) -> tuple[list[ProbeSpec], list[Check]]:
 
 
 __all__ = ["module_table", "relative_error"]
+
+
+# --- bprop after fprop (part 4: no cache names are mandated) ------------------------------------
+
+def _case(inputs: Arrays, i: int) -> str:
+    return f"a batch of {inputs[f'x{i}'].shape[0]}"
+
+
+def after_fprop_eval(kind: str, which: int | None, describe=_case, alternatives=None, pattern=None):
+    """The gradients of ``module_fb`` (fprop then bprop on each case) against the reference's.
+
+    ``which``: None for the gradient w.r.t. the input, else the index into grads().
+    ``describe(inputs, i)`` names case i; ``alternatives(inputs, i, which)`` lists (array, likely
+    cause) pairs for ``diagnose``; ``pattern(inputs, failed_cases)`` may add a sentence on what the
+    failing cases have in common (e.g. only those with padding).
+    """
+    def evaluate(got: Arrays, expected: Arrays, inputs: Arrays) -> Verdict:
+        failed: dict[int, str] = {}
+        for i in _cases(inputs):
+            if which is None:
+                key, what = f"gi{i}", f"the gradient {kind}.bprop returns (w.r.t. its input)"
+            else:
+                key, what = f"gp{i}_{which}", f"{PARAM_NAMES[kind][which]} (grads()[{which}])"
+            g, e = got.get(key), expected[key]
+            if which is None and f"err{i}" in got:
+                failed[i] = str(got[f"err{i}"])
+            elif g is None:
+                failed[i] = f"grads() has no entry {which}; it must list the gradients aligned with params()."
+            elif not close(g, e):
+                alts = alternatives(inputs, i, which) if alternatives else []
+                failed[i] = diagnose(g, e, what, batch=inputs[f"x{i}"].shape[0], hints=HINTS.get(kind),
+                                     alternatives=alts)
+                if g.shape != e.shape and which is not None:
+                    failed[i] += " " + HINTS.get(kind, {}).get("per-sample", "")
+        if not failed:
+            return PASS
+        i = min(failed)
+        extra = pattern(inputs, set(failed)) if pattern else ""
+        return _fail(f"{kind}.bprop on {describe(inputs, i)}: {failed[i].strip()}{extra}")
+    return evaluate

@@ -10,7 +10,8 @@ score of those parts.
 
 Every hidden test belongs to exactly one cell of the part it grades (value tests with the cell that
 tests the same method, properties such as float32 or unchanged arguments with the fprop cell, per
-call caching and params/grads alignment with the bprop cell), so that a failure the hidden suite
+call caching and params/grads alignment with the bprop cell; part 4's ReLU, Dropout and Momentum
+have one test cell each, which takes all their tests), so that a failure the hidden suite
 finds always lowers some nbgrader cell. ``tests/test_hidden_gradebook.py`` checks that this file
 covers every autograded test cell of ``solutions/*.ipynb`` exactly once and names every hidden test
 exactly once: a new test cell or hidden test without an entry here fails the tests.
@@ -50,12 +51,46 @@ HIDDEN_MAP.update({
                                       "MNIST: the mlp model reaches at most 250 test errors"),
 })
 
+
+def _all(kind: str, names: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(f"{kind}{name}" for name in names)
+
+
+# Part 4 (bonus): ReLU, Dropout and Momentum have one test cell each, which takes all their tests.
+HIDDEN_MAP.update({
+    ("04_cnn", "test_relu"): _all("ReLU", (".fprop matches the expected output",
+                                           ".bprop: the gradient w.r.t. the input",
+                                           ".bprop agrees with finite differences of ReLU.fprop",
+                                           " does not modify its arguments", " caches per call",
+                                           " keeps float32 as float32")),
+    ("04_cnn", "test_dropout"): _all("Dropout", (" in train mode drops a fraction p and scales the rest by 1/(1 − p)",
+                                                 ".bprop uses the mask of the last fprop",
+                                                 " is the identity in eval mode and with p = 0",
+                                                 " draws a new mask on every call, from its rng",
+                                                 " does not modify its arguments", " keeps float32 as float32")),
+    ("04_cnn", "test_momentum"): _all("Momentum", (".step follows v ← μ·v + g, θ ← θ − λ·v for every parameter",
+                                                   ".step uses the current learning rate",
+                                                   ".step leaves the gradients unchanged",
+                                                   " keeps float32 parameters float32")),
+    ("04_cnn", "test_conv2d_fprop"): _all("Conv2d", (".fprop matches the expected output",
+                                                     " does not modify its arguments", " keeps float32 as float32")),
+    ("04_cnn", "test_conv2d_bprop"): _all("Conv2d", (".bprop: the gradient w.r.t. the input", ".bprop: grad_W",
+                                                     ".bprop: grad_b",
+                                                     ".bprop agrees with finite differences of Conv2d.fprop",
+                                                     ".params() and grads() are aligned and live",
+                                                     " caches per call and overwrites gradients")),
+    # Only when MNIST is graded, like test_targets.
+    ("04_cnn", "test_cnn_target"): ("MNIST: the cnn model reaches at most 275 test errors",),
+})
+
 # Parts that only nbgrader grades (no hidden test covers them): nbgrader's score is the score.
 NBGRADER_ONLY: dict[tuple[str, str], str] = {
     ("02_gradcheck", "test_backprop_jacobian"): "backprop_jacobian is not in the hidden suite",
     ("02_gradcheck", "test_max_mixed_error"): "max_mixed_error is not in the hidden suite",
     ("03_training", "test_models"): "build_linear/build_mlp: the hidden MNIST tests build dlcore's models "
                                     "from the student's modules, not the student's builders",
+    ("04_cnn", "test_cnn"): "build_cnn: the hidden CNN target builds dlcore's CNN from the student's modules, not the "
+                            "student's builder",
 }
 
 MARKER = "**Scores from the hidden autograder**"

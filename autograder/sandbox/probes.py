@@ -33,9 +33,9 @@ class StudentError(Exception):
     """A student call failed; the message names the call."""
 
 
-def call(name: str, fn: Callable, *args):
+def call(name: str, fn: Callable, *args, **kwargs):
     stage(name)
-    return fn(*args)
+    return fn(*args, **kwargs)
 
 
 def _num(value, what: str) -> np.ndarray:
@@ -65,10 +65,17 @@ def _make(impl, kind: str, inp: Arrays, i: int, dtype=np.float64):
     if kind == "Linear":
         W = inp[f"W{i}"]
         m = call("Linear.__init__", cls, W.shape[0], W.shape[1], np.random.default_rng(0), dtype)
-        m.W = W.astype(dtype)  # the names W and b are given by the course's __init__
-        m.b = inp[f"b{i}"].astype(dtype)
-        return m
-    return call(f"{kind}.__init__", cls)
+    elif kind == "Conv2d":  # cfg: (C_in, C_out, k, stride, padding)
+        c_in, c_out, k, stride, padding = (int(v) for v in inp[f"cfg{i}"])
+        m = call("Conv2d.__init__", cls, c_in, c_out, k, stride=stride, padding=padding,
+                 rng=np.random.default_rng(0), dtype=dtype)
+    elif kind == "Dropout":  # its __init__ is given: (p, rng)
+        return call("Dropout.__init__", cls, float(inp[f"p{i}"]), rng=np.random.default_rng(int(inp[f"seed{i}"])))
+    else:
+        return call(f"{kind}.__init__", cls)
+    m.W = inp[f"W{i}"].astype(dtype)  # the names W and b are given by the course's __init__
+    m.b = inp[f"b{i}"].astype(dtype)
+    return m
 
 
 def _shapes(inp: Arrays) -> list[int]:
@@ -96,6 +103,38 @@ def module_bprop(impl, inp: Arrays, kind: str) -> Arrays:
         for attr in CACHES[kind]:
             setattr(m, attr, inp[f"cache_{attr}{i}"].copy())
         out[f"gi{i}"] = _num(call(f"{kind}.bprop", m.bprop, inp[f"g{i}"].copy()), f"{kind}.bprop")
+        _grads(m, kind, out, f"gp{i}")
+    return out
+
+
+def _failure(exc: Exception) -> np.ndarray:
+    """``call raised Type: message (notebook, line)`` as an array, like the runner's messages."""
+    import traceback
+
+    where = ""
+    for frame in traceback.extract_tb(exc.__traceback__):
+        if frame.filename.startswith("<notebook"):
+            where = f" ({frame.filename.strip('<>')}, line {frame.lineno})"
+    return np.array(f"{CURRENT} raised {type(exc).__name__}: {str(exc)[:300]}{where}")
+
+
+def module_fb(impl, inp: Arrays, kind: str) -> Arrays:
+    """fprop then bprop on every case (part 4 mandates no cache names, so bprop needs fprop first).
+
+    An exception in bprop costs that case only (``err{i}``, a message) so that the grader can tell
+    which configurations fail (e.g. only those with padding); the gradients of the parameters that
+    bprop set before raising are still read.
+    """
+    out = {}
+    for i in _shapes(inp):
+        m = _make(impl, kind, inp, i)
+        out[f"y{i}"] = _num(call(f"{kind}.fprop", m.fprop, inp[f"x{i}"].copy()), f"{kind}.fprop").copy()
+        try:
+            out[f"gi{i}"] = _num(call(f"{kind}.bprop", m.bprop, inp[f"g{i}"].copy()), f"{kind}.bprop")
+        except NotImplementedError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the student's bug, reported per case
+            out[f"err{i}"] = _failure(exc)
         _grads(m, kind, out, f"gp{i}")
     return out
 
@@ -328,6 +367,64 @@ def train(impl, inp: Arrays) -> Arrays:
     return {"losses": _num(list(losses), "train").astype(np.float64), "a": model.a, "c": model.c}
 
 
+# --- part 4: Dropout's modes and masks, Momentum --------------------------------------------------
+
+def dropout_modes(impl, inp: Arrays) -> Arrays:
+    """fprop and bprop after ``eval()``, with ``training = False`` set directly, and with p = 0."""
+    out = {}
+    x, g = inp["x0"], inp["g0"]
+    for how in ("eval", "flag", "p0"):
+        m = _make(impl, "Dropout", {**inp, "p0": np.array(0.0)} if how == "p0" else inp, 0)
+        if how == "eval":
+            call("Dropout.eval", m.eval)
+        elif how == "flag":
+            m.training = False
+        out[f"y_{how}"] = _num(call("Dropout.fprop", m.fprop, x.copy()), "Dropout.fprop").copy()
+        out[f"gi_{how}"] = _num(call("Dropout.bprop", m.bprop, g.copy()), "Dropout.bprop").copy()
+    return out
+
+
+def dropout_masks(impl, inp: Arrays) -> Arrays:
+    """Two fprops of one module, and one of a module whose rng has the same seed."""
+    a, b = _make(impl, "Dropout", inp, 0), _make(impl, "Dropout", inp, 0)
+    x = inp["x0"]
+    return {"a1": _num(call("Dropout.fprop", a.fprop, x.copy()), "Dropout.fprop").copy(),
+            "a2": _num(call("Dropout.fprop", a.fprop, x.copy()), "Dropout.fprop").copy(),
+            "b1": _num(call("Dropout.fprop", b.fprop, x.copy()), "Dropout.fprop").copy()}
+
+
+class ToyTwoParams:
+    """A stand-in model for the optimizer (not graded): two parameters of different shapes whose
+    gradients the probe sets before each step."""
+
+    def __init__(self, a: np.ndarray, b: np.ndarray) -> None:
+        self.a, self.b = a, b
+        self.grad_a, self.grad_b = np.zeros_like(a), np.zeros_like(b)
+
+    def params(self):
+        return [self.a, self.b]
+
+    def grads(self):
+        return [self.grad_a, self.grad_b]
+
+
+def momentum(impl, inp: Arrays, dtype=np.float64) -> Arrays:
+    """Steps with the gradients ``ga{s}``, ``gb{s}`` and learning rate ``lr[s]`` (set on the optimizer
+    before step s); the parameters and the gradients after each step."""
+    cls = _need(impl, "Momentum")
+    model = ToyTwoParams(inp["a"].astype(dtype), inp["b"].astype(dtype))
+    lrs = inp["lr"]
+    opt = call("Momentum.__init__", cls, model, float(lrs[0]), momentum=float(inp["mu"]))
+    out = {}
+    for s in range(len(lrs)):
+        opt.lr = float(lrs[s])
+        model.grad_a, model.grad_b = inp[f"ga{s}"].astype(dtype), inp[f"gb{s}"].astype(dtype)
+        call("Momentum.step", opt.step)
+        out[f"a{s}"], out[f"b{s}"] = model.a.copy(), model.b.copy()
+        out[f"ga{s}"], out[f"gb{s}"] = model.grad_a.copy(), model.grad_b.copy()
+    return out
+
+
 # --- MNIST --------------------------------------------------------------------------------------
 
 def mnist(impl, inp: Arrays, model_name: str) -> Arrays:
@@ -336,6 +433,7 @@ def mnist(impl, inp: Arrays, model_name: str) -> Arrays:
     from dlcore.data.idx import read_idx
     from dlcore.data.mnist import find_idx_file
     from dlcore.models import build_model
+    from dlcore.optim import Adam
     from dlcore.train import SGD, train_epoch
 
     # The grader copied the two training files under their own names (raw or gzipped).
@@ -343,9 +441,10 @@ def mnist(impl, inp: Arrays, model_name: str) -> Arrays:
     x /= 255
     t = one_hot(read_idx(find_idx_file("data", "train-labels-idx1-ubyte")).astype(np.int64))
     rng = np.random.default_rng(int(inp["seed"]))
-    stage(f"building the {model_name} model (Linear.__init__)")
+    stage(f"building the {model_name} model (your modules' __init__)")
     model, criterion = build_model(model_name, impl, rng, np.float32)
-    optimizer = SGD(model, float(inp["lr"]))
+    # dlcore's optimizers, never the student's Momentum: a broken optimizer is graded once, by its test.
+    optimizer = (Adam if int(inp.get("adam", 0)) else SGD)(model, float(inp["lr"]))
     losses = []
     for _ in range(int(inp["epochs"])):
         stage(f"training the {model_name} model on MNIST (fprop/bprop of your modules)")
@@ -371,4 +470,14 @@ PROBES: dict[str, Callable[[object, Arrays], Arrays]] = {
     "CrossEntropy.stable": ce_fprop,
     "numerical_jacobian": jacobian, "sgd_step": sgd, "train": train,
     "mnist.linear": _bind(mnist, "linear"), "mnist.mlp": _bind(mnist, "mlp"),
+    # part 4 (bonus)
+    **{f"{kind}.{what}": _bind(fn, kind)
+       for kind in ("ReLU", "Conv2d")
+       for what, fn in (("fprop", module_fprop), ("bprop", module_fb), ("fd", module_fd), ("inputs", module_inputs),
+                        ("percall", module_percall), ("float32", module_float32))},
+    "Conv2d.params": _bind(module_params, "Conv2d"),
+    "Dropout.train": _bind(module_fb, "Dropout"), "Dropout.modes": dropout_modes, "Dropout.masks": dropout_masks,
+    "Dropout.inputs": _bind(module_inputs, "Dropout"), "Dropout.float32": _bind(module_float32, "Dropout"),
+    "Momentum.steps": momentum, "Momentum.float32": _bind(momentum, np.float32),
+    "mnist.cnn": _bind(mnist, "cnn"),
 }
