@@ -60,7 +60,7 @@ def profile_layers(impl, x: np.ndarray, t: np.ndarray, n_train: int, repeats: in
     for name, f, b in rows:
         print(f"  {name[:44]:<44} {f:8.2f} {b:9.2f} {100 * (f + b) / total:5.1f}%")
     print(f"  {'total':<44} {sum(f for _, f, _ in rows):8.2f} {sum(b for _, _, b in rows):9.2f}"
-          f"  -> {total * n_train / len(x) / 1e3:.1f} s per epoch of {n_train // len(x)} batches")
+          f"  -> {total * n_train / len(x) / 1e3:.1f} s per epoch of {n_train // len(x)} batches", flush=True)
 
 
 def main() -> None:
