@@ -98,7 +98,7 @@ def test_cnn_trains_with_adam_and_writes_its_plots(tmp_path, mnist, write_idx):
                   "--out", str(tmp_path / "out"))
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout.strip().splitlines()[-1])
-    assert summary["optimizer"] == "adam" and summary["schedule"] == "cosine" and summary["lr"] == 1e-3
+    assert summary["optimizer"] == "adam" and summary["schedule"] == "cosine" and summary["lr"] == 2e-3
     assert summary["history"][1]["train_loss"] < summary["history"][0]["train_loss"]
     for kind in ("learning_curves", "first_layer_weights", "confusion_matrix", "misclassified"):
         assert (tmp_path / "out" / f"cnn_{kind}.png").stat().st_size > 1000, kind
