@@ -90,12 +90,9 @@ def _save_plots(out: Path, name: str, history: list[EpochStats], model, mnist) -
 
     y_pred = predict(model, mnist.x_test)
     first = next(m for m in model if hasattr(m, "W"))  # the CNN starts with a Reshape
-    if first.W.ndim == 4:  # conv kernels (C_out, 1, k, k): each as a k×k image, like a unit's weights
-        c_out, c_in, kh, kw = first.W.shape
-        weights = plot.first_layer_weights(first.W.reshape(c_out, c_in * kh * kw).T, image_shape=(c_in * kh, kw),
-                                           title="First-layer kernels")
-    else:
-        weights = plot.first_layer_weights(first.W)
+    # A convolution's W is (C_out, C_in, k, k): its kernels; a Linear's (784, K): one image per unit.
+    weights = plot.kernels(first.W, title="First-layer kernels") if first.W.ndim == 4 else \
+        plot.first_layer_weights(first.W)
     figures = {
         "learning_curves": plot.learning_curves({name: history}),
         "first_layer_weights": weights,
