@@ -10,7 +10,7 @@ OUT    := out
 DATA_FROM ?= $(wildcard ../shared/data/mnist)
 FETCH_FROM := $(if $(DLCORE_DATA),,$(if $(DATA_FROM),--from $(DATA_FROM)))
 
-.PHONY: all setup data demo test test-browser test-targets bench lint notebooks clean
+.PHONY: all setup data demo test test-browser test-targets bench bench-cnn lint notebooks clean
 
 all: demo
 
@@ -45,6 +45,10 @@ test-targets: data
 
 bench: data
 	$(PY) bench/bench_mlp.py
+
+# The CNN recipe of the command line: test errors, training time (goals: <= 100 errors, <= 10 min), per-layer times.
+bench-cnn: data
+	$(PY) bench/bench_cnn.py
 
 clean:
 	rm -rf $(VENV) $(OUT) .pytest_cache .ruff_cache

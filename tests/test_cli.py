@@ -82,3 +82,34 @@ def test_fashion_train_missing_data_names_its_fetch(tmp_path):
 def test_unknown_dataset_rejected_by_argparse():
     result = _run("train", "--dataset", "cifar", "--model", "linear")
     assert result.returncode == 2 and "invalid choice" in result.stderr
+
+
+@pytest.mark.mnist
+def test_cnn_trains_with_adam_and_writes_its_plots(tmp_path, mnist, write_idx):
+    """One epoch of the CLI's CNN recipe on a small slice of MNIST, with --out: the kernels are plotted."""
+    import numpy as np
+
+    data = tmp_path / "small"
+    data.mkdir()
+    for prefix, x, y, n in [("train", mnist.x_train, mnist.y_train, 300), ("t10k", mnist.x_test, mnist.y_test, 100)]:
+        write_idx(data / f"{prefix}-images-idx3-ubyte", np.rint(x[:n] * 255).astype(np.uint8).reshape(n, 28, 28))
+        write_idx(data / f"{prefix}-labels-idx1-ubyte", y[:n].astype(np.uint8))
+    result = _run("train", "--model", "cnn", "--epochs", "2", "--data", str(data), "--json", "--no-progress",
+                  "--out", str(tmp_path / "out"))
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert summary["optimizer"] == "adam" and summary["schedule"] == "cosine" and summary["lr"] == 2e-3
+    assert summary["history"][1]["train_loss"] < summary["history"][0]["train_loss"]
+    for kind in ("learning_curves", "first_layer_weights", "confusion_matrix", "misclassified"):
+        assert (tmp_path / "out" / f"cnn_{kind}.png").stat().st_size > 1000, kind
+
+
+@pytest.mark.mnist
+def test_optimizer_and_schedule_options(tmp_path, mnist_dir):
+    result = _run("train", "--model", "linear", "--epochs", "2", "--batch-size", "1000", "--optimizer", "adam",
+                  "--lr", "0.01", "--schedule", "cosine", "--data", str(mnist_dir), "--json", "--no-progress")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert (summary["optimizer"], summary["schedule"], summary["lr"]) == ("adam", "cosine", 0.01)
+    assert summary["test_errors"] < 1500  # Adam works on the linear model too
+    assert "adam lr 0.01 (cosine)" in result.stderr

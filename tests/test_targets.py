@@ -1,6 +1,8 @@
-"""The course's targets, at full length, with the CLI's defaults: linear <= 750, mlp <= 250 test errors.
+"""The course's targets, at full length, with the CLI's defaults: linear <= 750, mlp <= 250, cnn <= 100
+test errors.
 
-Selected on their own with `pytest -m targets` (about half a minute on two cores).
+Selected on their own with `pytest -m targets`: about half a minute on two cores for linear and mlp,
+four minutes more for the cnn (which must also train within 10 minutes; bench/bench_cnn.py reports that).
 """
 
 import json
@@ -9,7 +11,7 @@ import sys
 
 import pytest
 
-TARGETS = {"linear": 750, "mlp": 250}
+TARGETS = {"linear": 750, "mlp": 250, "cnn": 100}
 
 
 @pytest.mark.targets
@@ -19,7 +21,7 @@ def test_reference_reaches_the_target(mnist_dir, model):
     result = subprocess.run(
         [sys.executable, "-m", "dlcore", "train", "--model", model, "--data", str(mnist_dir), "--json",
          "--no-progress"],
-        capture_output=True, text=True, timeout=900, check=False,
+        capture_output=True, text=True, timeout=1800, check=False,
     )
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout.strip().splitlines()[-1])
