@@ -327,11 +327,11 @@ def kernels(
     kh, kw = W.shape[2:]
     detail = f"{n_out} of {c_out}" if n_out < c_out else f"{c_out}"
     detail += f" × {n_in} of {c_in}" if n_in < c_in else (f" × {c_in}" if c_in > 1 else "")
-    fig.suptitle(f"{title} ({detail} kernels of {kh}×{kw})")
+    fig.suptitle(f"{title} ({detail} kernels of {kh}×{kw}, each scaled to its largest |weight|)")
     if image is not None:
         cbar = fig.colorbar(image, ax=axes, shrink=min(0.8, 0.4 + 0.1 * nrows), aspect=20, pad=0.02)
         cbar.set_ticks([-1, 0, 1], labels=["−max", "0", "+max"])
-        cbar.set_label("weight (per-channel scale)")
+        cbar.set_label("weight", fontsize=8)  # short: a one-row figure leaves the bar little height
     return fig
 
 
