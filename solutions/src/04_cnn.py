@@ -350,7 +350,7 @@ assert np.array_equal(module.fprop(2 * z), 2 * z), "in eval mode, Dropout is the
 assert np.array_equal(module.bprop(g), g), "in eval mode, Dropout.bprop passes the gradient unchanged"
 ### BEGIN HIDDEN TESTS
 rng = np.random.default_rng(402)
-for p, shape in [(0.5, (40, 3, 6, 5)), (0.1, (300, 20)), (0.7, (50, 40))]:
+for p, shape in [(0.5, (40, 3, 6, 5)), (0.1, (300, 20)), (0.7, (200, 40))]:  # tolerance 0.03 ≥ 3.6σ
     z = rng.standard_normal(shape) + 3.0  # no exact zeros in the input
     z_copy = z.copy()
     module = Dropout(p, rng=np.random.default_rng(7))
