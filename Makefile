@@ -37,7 +37,7 @@ notebooks: $(STAMP)
 	$(PY) solutions/build.py
 
 test: data lint
-	$(PY) -m pytest -m "not browser"
+	$(PY) -m pytest -m "not browser and not cnn_target"
 	$(MAKE) test-browser
 
 test-targets: data
