@@ -119,7 +119,8 @@ def _failure(exc: Exception) -> np.ndarray:
 
 
 def module_fb(impl, inp: Arrays, kind: str) -> Arrays:
-    """fprop then bprop on every case (part 4 mandates no cache names, so bprop needs fprop first).
+    """fprop then bprop on every case: part 4's bprop is graded through the student's own cache,
+    whatever its names (the notebook's tests set ``self.z``/``self.cols``; the grader does not).
 
     An exception in bprop costs that case only (``err{i}``, a message) so that the grader can tell
     which configurations fail (e.g. only those with padding); the gradients of the parameters that
