@@ -14,6 +14,7 @@ import numpy as np
 from autograder.checks.base import PASS, Arrays, Check, ProbeSpec
 from autograder.checks.modules import after_fprop_eval, fd_eval, float32_eval, inputs_eval, params_eval, percall_eval
 from autograder.diagnose import Verdict, close, diagnose
+from dlcore.im2col import conv_output_size
 
 # (N, C_in, C_out, H, W, k, stride, padding)
 CONFIGS = [(1, 1, 2, 5, 7, 3, 1, 0), (2, 3, 4, 6, 5, 1, 1, 0), (3, 3, 2, 7, 6, 2, 2, 1),
@@ -21,15 +22,12 @@ CONFIGS = [(1, 1, 2, 5, 7, 3, 1, 0), (2, 3, 4, 6, 5, 1, 1, 0), (3, 3, 2, 7, 6, 2
 PERCALL = (2, 3, 2, 7, 6, 3, 2, 1)  # one module, two batches
 
 
-def _out(size: int, k: int, stride: int, padding: int) -> int:
-    return (size + 2 * padding - k) // stride + 1
-
-
 def _case(rng: np.random.Generator, i: int, config: tuple[int, ...]) -> Arrays:
     n, c_in, c_out, h, w, k, stride, padding = config
     x = rng.standard_normal((n, c_in, h, w))
     W, b = rng.standard_normal((c_out, c_in, k, k)), rng.standard_normal(c_out)
-    g = rng.standard_normal((n, c_out, _out(h, k, stride, padding), _out(w, k, stride, padding)))
+    out_h, out_w = conv_output_size(h, k, stride, padding), conv_output_size(w, k, stride, padding)
+    g = rng.standard_normal((n, c_out, out_h, out_w))
     return {f"cfg{i}": np.array([c_in, c_out, k, stride, padding]), f"x{i}": x, f"W{i}": W, f"b{i}": b,
             f"g{i}": g, f"vx{i}": rng.standard_normal(x.shape), f"vp{i}_0": rng.standard_normal(W.shape),
             f"vp{i}_1": rng.standard_normal(b.shape)}

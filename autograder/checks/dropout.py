@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from autograder.checks.base import PASS, Arrays, Check, ProbeSpec
-from autograder.checks.modules import float32_eval, inputs_eval
+from autograder.checks.modules import case_indices, float32_eval, inputs_eval
 from autograder.diagnose import Verdict, close, diagnose
 
 SIGMAS = 6.0
@@ -38,16 +38,12 @@ def masks_inputs(_rng: np.random.Generator, _ref) -> Arrays:
     return {"x0": np.ones((50, 40)), "p0": np.array(0.5), "seed0": np.array(11)}
 
 
-def _cases(inputs: Arrays) -> list[int]:
-    return sorted(int(k[1:]) for k in inputs if k.startswith("x") and k[1:].isdigit())
-
-
 def _fail(message: str) -> Verdict:
     return Verdict(False, "Dropout: " + message)
 
 
 def train_values_eval(got: Arrays, _e: Arrays | None, inputs: Arrays) -> Verdict:
-    for i in _cases(inputs):
+    for i in case_indices(inputs):
         z, y, p = inputs[f"x{i}"], got[f"y{i}"], float(inputs[f"p{i}"])
         where = f"in train mode with p = {p:g} on an input of shape {z.shape}"
         if y.shape != z.shape:
@@ -73,7 +69,7 @@ def train_values_eval(got: Arrays, _e: Arrays | None, inputs: Arrays) -> Verdict
 
 
 def train_bprop_eval(got: Arrays, _e: Arrays | None, inputs: Arrays) -> Verdict:
-    for i in _cases(inputs):
+    for i in case_indices(inputs):
         z, g, p = inputs[f"x{i}"], inputs[f"g{i}"], float(inputs[f"p{i}"])
         if f"err{i}" in got:
             return _fail(f"bprop in train mode with p = {p:g}: {got[f'err{i}']}")

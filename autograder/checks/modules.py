@@ -109,7 +109,8 @@ def stable_inputs(kind: str):
 
 # --- evaluations -------------------------------------------------------------------------------
 
-def _cases(inputs: Arrays) -> list[int]:
+def case_indices(inputs: Arrays) -> list[int]:
+    """The case numbers ``i`` of the inputs ``x0, x1, ...`` of a probe."""
     return sorted(int(k[1:]) for k in inputs if k.startswith("x") and k[1:].isdigit())
 
 
@@ -121,7 +122,7 @@ def fprop_eval(kind: str, what: str = "fprop"):
     out_key = "c" if kind == "CrossEntropy" else "y"
 
     def evaluate(got: Arrays, expected: Arrays, inputs: Arrays) -> Verdict:
-        for i in _cases(inputs):
+        for i in case_indices(inputs):
             g, e = got.get(f"{out_key}{i}"), expected[f"{out_key}{i}"]
             if g is None or not close(g, e):
                 n = inputs[f"x{i}"].shape[0]
@@ -135,7 +136,7 @@ def fprop_eval(kind: str, what: str = "fprop"):
 def bprop_eval(kind: str, which: int | None):
     """``which``: None for the gradient w.r.t. the input, else the index into grads()."""
     def evaluate(got: Arrays, expected: Arrays, inputs: Arrays) -> Verdict:
-        for i in _cases(inputs):
+        for i in case_indices(inputs):
             n = inputs[f"x{i}"].shape[0]
             if which is None:
                 key, what = f"gi{i}", f"the gradient {kind}.bprop returns (w.r.t. its input)"
@@ -161,7 +162,7 @@ def bprop_eval(kind: str, which: int | None):
 
 def fd_eval(kind: str):
     def evaluate(got: Arrays, _expected: Arrays | None, inputs: Arrays) -> Verdict:
-        for i in _cases(inputs):
+        for i in case_indices(inputs):
             g_out = inputs.get(f"g{i}")
             pairs = []  # (what, numerical directional derivative, bprop's)
             if kind == "CrossEntropy":
@@ -207,7 +208,7 @@ def inputs_eval(kind: str):
 
     def evaluate(got: Arrays, _expected: Arrays | None, inputs: Arrays) -> Verdict:
         orig = {k: v for k, v in inputs.items()}
-        for i in _cases(inputs):
+        for i in case_indices(inputs):
             if not np.array_equal(got[f"x{i}"], orig[f"x{i}"], equal_nan=True):
                 return _fail(f"{kind} modified the array passed to fprop in place (or bprop modified the cached "
                              "input). Use out-of-place operations (z = z - m, not z -= m).")
@@ -270,7 +271,7 @@ def ce_stable_eval(got: Arrays, expected: Arrays, _inputs: Arrays) -> Verdict:
 
 
 def softmax_stable_eval(got: Arrays, expected: Arrays, inputs: Arrays) -> Verdict:
-    for i in _cases(inputs):
+    for i in case_indices(inputs):
         if not close(got[f"y{i}"], expected[f"y{i}"]):
             return _fail("SoftMax.fprop on logits of ±1000: "
                          + diagnose(got[f"y{i}"], expected[f"y{i}"], "the output", hints=HINTS["SoftMax"]))
@@ -340,7 +341,7 @@ def after_fprop_eval(kind: str, which: int | None, describe=_case, alternatives=
     """
     def evaluate(got: Arrays, expected: Arrays, inputs: Arrays) -> Verdict:
         failed: dict[int, str] = {}
-        for i in _cases(inputs):
+        for i in case_indices(inputs):
             if which is None:
                 key, what = f"gi{i}", f"the gradient {kind}.bprop returns (w.r.t. its input)"
             else:
