@@ -9,7 +9,6 @@ autograded (which imports the hidden scores, ``--no-mnist``), given feedback and
 
 from __future__ import annotations
 
-import csv
 import json
 import sys
 from pathlib import Path
@@ -25,6 +24,7 @@ from autograder.instructor.hidden_scores import autograded_cells  # noqa: E402
 from autograder.instructor.layout import ASSIGNMENT, SOLUTIONS, source_notebooks  # noqa: E402
 from tests.test_nbgrader_workflow import (  # noqa: E402
     course_cli,
+    grade_submissions,
     graded_test_cells,
     grades,
     html_text,
@@ -97,12 +97,7 @@ def graded(tmp_path_factory):
     nbformat.write(nb, nb_path)
     # A part only nbgrader grades, left as the stub: nbgrader's 0 must stand.
     replace_cell(subs / "mutant" / "02_gradcheck.ipynb", "max_mixed_error", release / "02_gradcheck.ipynb")
-    course_cli(course, "collect", str(subs))
-    log = course_cli(course, "autograde", "--no-mnist")
-    course_cli(course, "feedback")
-    course_cli(course, "export", "--to", str(tmp / "grades.csv"))
-    with open(tmp / "grades.csv", newline="") as f:
-        rows = {row["student_id"]: row for row in csv.DictReader(f)}
+    log, rows = grade_submissions(course, subs, tmp / "grades.csv")
     return {"course": course, "rows": rows, "log": log}
 
 

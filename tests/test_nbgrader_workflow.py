@@ -102,6 +102,17 @@ def auto_scores(course: Path, student: str) -> dict[tuple[str, str], float]:
     return {key: score for key, (_, _, score) in grades(course, student).items()}
 
 
+def grade_submissions(course: Path, subs: Path, csv_path: Path) -> tuple[str, dict[str, dict[str, str]]]:
+    """The instructor's round on ``subs`` (one folder per student): collect, autograde (hidden scores
+    imported, ``--no-mnist``), feedback, export. Returns the autograde log and the CSV rows by student."""
+    course_cli(course, "collect", str(subs))
+    log = course_cli(course, "autograde", "--no-mnist")
+    course_cli(course, "feedback")
+    course_cli(course, "export", "--to", str(csv_path))
+    with open(csv_path, newline="") as f:
+        return log, {row["student_id"]: row for row in csv.DictReader(f)}
+
+
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
     """A temp course after collect, autograde, feedback and export of the three submissions."""
@@ -115,14 +126,9 @@ def graded(tmp_path_factory):
             donor = folder / path.name if folder else path
             (subs / student / path.name).write_bytes(donor.read_bytes())
     replace_cell(subs / "partial" / PARTIAL["notebook"], PARTIAL["break"], release / PARTIAL["notebook"])
-    course_cli(course, "collect", str(subs))
     # The hidden suite's scores are imported (without MNIST: test_targets keeps nbgrader's score;
     # tests/test_hidden_gradebook.py covers the import itself); they must agree with nbgrader's here.
-    autograde_log = course_cli(course, "autograde", "--no-mnist")
-    course_cli(course, "feedback")
-    course_cli(course, "export", "--to", str(tmp / "grades.csv"))
-    with open(tmp / "grades.csv", newline="") as f:
-        grades = {row["student_id"]: row for row in csv.DictReader(f)}
+    autograde_log, grades = grade_submissions(course, subs, tmp / "grades.csv")
     return {"course": course, "grades": grades, "log": autograde_log, "sources": sources}
 
 

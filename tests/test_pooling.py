@@ -37,17 +37,21 @@ def naive_maxpool(z, k, stride, padding, grad_output=None):
     return out, grad[:, :, padding:padding + h, padding:padding + w]
 
 
-@pytest.mark.parametrize("case", CASES)
-def test_against_naive_loops(case):
-    n, c, h, w, k, stride, padding = case
-    rng = np.random.default_rng(sum(case[:4]))
-    z = rng.standard_normal((n, c, h, w))
+def assert_matches_naive(z, k, stride, padding, rng):
+    """fprop and bprop of MaxPool2d equal the naive loops on ``z``, to the last bit."""
     module = MaxPool2d(k, stride, padding)
     y = module.fprop(z)
     g = rng.standard_normal(y.shape)
     expected_y, expected_grad = naive_maxpool(z, k, stride, padding, g)
     np.testing.assert_array_equal(y, expected_y)
     np.testing.assert_allclose(module.bprop(g), expected_grad, rtol=1e-15, atol=0)
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_against_naive_loops(case):
+    n, c, h, w, k, stride, padding = case
+    rng = np.random.default_rng(sum(case[:4]))
+    assert_matches_naive(rng.standard_normal((n, c, h, w)), k, stride, padding, rng)
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -55,12 +59,7 @@ def test_ties_go_to_the_first_maximum(case):
     n, c, h, w, k, stride, padding = case
     rng = np.random.default_rng(1)
     z = np.maximum(rng.integers(-2, 2, (n, c, h, w)), 0).astype(np.float64)  # many ties, as after ReLU
-    module = MaxPool2d(k, stride, padding)
-    y = module.fprop(z)
-    g = rng.standard_normal(y.shape)
-    expected_y, expected_grad = naive_maxpool(z, k, stride, padding, g)
-    np.testing.assert_array_equal(y, expected_y)
-    np.testing.assert_allclose(module.bprop(g), expected_grad, rtol=1e-15, atol=0)
+    assert_matches_naive(z, k, stride, padding, rng)
 
 
 def test_tie_in_one_window_by_hand():
