@@ -49,9 +49,6 @@ class DatasetSpec:
     def display_name(self) -> str:
         return self.title or self.name
 
-    def file(self, stem: str) -> FileSpec:
-        return next(f for f in self.files if f.stem == stem)
-
 
 # Sizes and SHA-256 of the DECOMPRESSED files: gzip wrappers differ between copies, content does not.
 MNIST_SPEC = DatasetSpec(
@@ -129,9 +126,6 @@ def fetch_hint(dataset: str = "mnist") -> str:
     """What to run when ``dataset``'s files are missing or broken."""
     flag = "" if dataset == "mnist" else f" --dataset {dataset}"
     return f"run `python -m dlcore data fetch{flag}` (or pass --from DIR with the four IDX files)"
-
-
-FETCH_HINT = fetch_hint("mnist")  # kept for callers of the MNIST-only version
 
 
 def get_spec(dataset: str) -> DatasetSpec:
