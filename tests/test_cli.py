@@ -3,19 +3,23 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import nbformat
 import pytest
 
+REPO = Path(__file__).resolve().parents[1]
+SOLUTIONS = str(REPO / "solutions")  # the reference modules: `train` has no default pointing at them
 
-def _run(*args, env=None):
+
+def _run(*args, env=None, cwd=None):
     return subprocess.run([sys.executable, "-m", "dlcore", *args], capture_output=True, text=True,
-                          timeout=300, check=False, env=env)
+                          timeout=300, check=False, env=env, cwd=cwd)
 
 
 @pytest.mark.mnist
 def test_train_json_summary(mnist_dir):
-    result = _run("train", "--model", "linear", "--epochs", "2", "--batch-size", "500", "--data",
+    result = _run("train", "--model", "linear", "--impl", SOLUTIONS, "--epochs", "2", "--batch-size", "500", "--data",
                   str(mnist_dir), "--json", "--dtype", "float64")
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout.strip().splitlines()[-1])
@@ -26,7 +30,7 @@ def test_train_json_summary(mnist_dir):
 
 
 def test_missing_data_is_one_line(tmp_path):
-    result = _run("train", "--model", "linear", "--data", str(tmp_path / "nowhere"))
+    result = _run("train", "--model", "linear", "--impl", SOLUTIONS, "--data", str(tmp_path / "nowhere"))
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     assert result.stderr.startswith("error: ") and "fetch" in result.stderr
@@ -41,6 +45,28 @@ def test_broken_notebook_is_one_line(tmp_path, mnist_dir):
     assert "student.ipynb, cell 1" in result.stderr
 
 
+def test_impl_defaults_to_the_notebooks_of_the_current_folder(tmp_path):
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("class Linear(:\n    pass")])
+    nbformat.write(nb, tmp_path / "01_mine.ipynb")
+    result = _run("train", "--model", "linear", "--data", str(tmp_path / "nowhere"), cwd=tmp_path)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.startswith("error: 01_mine.ipynb, cell 1")
+
+
+def test_no_notebooks_here_is_one_line(tmp_path):
+    """Without --impl, a folder with no notebooks (e.g. the checkout's root) says what to do."""
+    result = _run("train", "--model", "linear", cwd=tmp_path)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr == (f"error: no notebooks (*.ipynb) in the current folder {tmp_path}: run this in the folder "
+                             "of your notebooks, or pass --impl with a notebook or a folder of notebooks\n")
+
+
+def test_missing_impl_is_one_line(tmp_path):
+    result = _run("train", "--model", "mlp", "--impl", str(tmp_path / "nowhere"))
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr == f"error: {tmp_path / 'nowhere'}: no such notebook or folder\n"
+
+
 def test_bad_fetch_source_is_one_line(tmp_path):
     (tmp_path / "src").mkdir()
     (tmp_path / "src" / "train-images-idx3-ubyte").write_bytes(b"\x00\x00\x08\x03garbage")
@@ -53,9 +79,7 @@ def test_bad_fetch_source_is_one_line(tmp_path):
 @pytest.mark.mnist
 def test_an_unwritten_stub_is_one_line(mnist_dir):
     """The student release trained from the command line names the stub to write."""
-    from pathlib import Path
-
-    release = Path(__file__).resolve().parents[1] / "notebooks"
+    release = REPO / "notebooks"
     result = _run("train", "--model", "linear", "--impl", str(release), "--epochs", "1", "--data", str(mnist_dir),
                   "--no-progress")
     assert result.returncode == 1 and "Traceback" not in result.stderr
@@ -73,7 +97,8 @@ def test_fashion_fetch_bad_source_is_one_line(tmp_path):
 
 
 def test_fashion_train_missing_data_names_its_fetch(tmp_path):
-    result = _run("train", "--dataset", "fashion-mnist", "--model", "linear", "--data", str(tmp_path / "nowhere"))
+    result = _run("train", "--dataset", "fashion-mnist", "--model", "linear", "--impl", SOLUTIONS, "--data",
+                  str(tmp_path / "nowhere"))
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert result.stderr.startswith("error: Fashion-MNIST not found in ")
     assert "python -m dlcore data fetch --dataset fashion-mnist" in result.stderr
@@ -94,8 +119,8 @@ def test_cnn_trains_with_adam_and_writes_its_plots(tmp_path, mnist, write_idx):
     for prefix, x, y, n in [("train", mnist.x_train, mnist.y_train, 300), ("t10k", mnist.x_test, mnist.y_test, 100)]:
         write_idx(data / f"{prefix}-images-idx3-ubyte", np.rint(x[:n] * 255).astype(np.uint8).reshape(n, 28, 28))
         write_idx(data / f"{prefix}-labels-idx1-ubyte", y[:n].astype(np.uint8))
-    result = _run("train", "--model", "cnn", "--epochs", "2", "--data", str(data), "--json", "--no-progress",
-                  "--out", str(tmp_path / "out"))
+    result = _run("train", "--model", "cnn", "--impl", SOLUTIONS, "--epochs", "2", "--data", str(data), "--json",
+                  "--no-progress", "--out", str(tmp_path / "out"))
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout.strip().splitlines()[-1])
     assert summary["optimizer"] == "adam" and summary["schedule"] == "cosine" and summary["lr"] == 2e-3
@@ -106,7 +131,8 @@ def test_cnn_trains_with_adam_and_writes_its_plots(tmp_path, mnist, write_idx):
 
 @pytest.mark.mnist
 def test_optimizer_and_schedule_options(tmp_path, mnist_dir):
-    result = _run("train", "--model", "linear", "--epochs", "2", "--batch-size", "1000", "--optimizer", "adam",
+    result = _run("train", "--model", "linear", "--impl", SOLUTIONS, "--epochs", "2", "--batch-size", "1000",
+                  "--optimizer", "adam",
                   "--lr", "0.01", "--schedule", "cosine", "--data", str(mnist_dir), "--json", "--no-progress")
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout.strip().splitlines()[-1])

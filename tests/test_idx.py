@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 
 import numpy as np
@@ -117,6 +118,19 @@ def test_default_data_dir(monkeypatch, tmp_path):
     monkeypatch.delenv("DLCORE_DATA_DIR")
     # The checkout's data/ folder: parent of the dlcore package directory.
     assert default_data_dir() == Path(dlcore.__file__).resolve().parents[1] / "data" / "mnist"
+
+
+def test_default_data_dir_of_an_installed_dlcore(monkeypatch, tmp_path):
+    """Outside a checkout (a wheel in site-packages) the user's data folder, not one beside the package.
+    tests/test_packaging.py checks the same on a really installed wheel."""
+    mnist_mod = importlib.import_module("dlcore.data.mnist")
+    monkeypatch.delenv("DLCORE_DATA_DIR", raising=False)
+    monkeypatch.setattr(mnist_mod, "_checkout", lambda: None)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    assert default_data_dir("fashion-mnist") == tmp_path / "xdg" / "dlcore" / "fashion-mnist"
+    monkeypatch.delenv("XDG_DATA_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert default_data_dir() == tmp_path / "home" / ".local" / "share" / "dlcore" / "mnist"
 
 
 def _write_mnist(directory, write_idx, n_train=7, n_test=3, gz=False):
