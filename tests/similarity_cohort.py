@@ -87,7 +87,7 @@ VARIANTS: dict[str, list[tuple[str, ...]]] = {
          "    jac[:, col] = diff / (upper.flat[col] - lower.flat[col])\nreturn jac",),
         ("def evaluate(point):\n    return np.asarray(f(point), dtype=np.float64).flatten()\n\n"
          "point = np.copy(np.asarray(x, dtype=np.float64))\nresult = []\ni = 0\nwhile i < point.size:\n"
-         "    original = point.flat[i]\n    delta = max(abs(original), 1.0) * EPS ** 0.5\n"
+         "    original = point.flat[i]\n    delta = max(abs(original), 1.0) * np.finfo(np.float64).eps ** 0.5\n"
          "    point.flat[i] = original + delta\n    right, hi = evaluate(point), point.flat[i]\n"
          "    point.flat[i] = original - delta\n    left, lo = evaluate(point), point.flat[i]\n"
          "    point.flat[i] = original\n    result.append((right - left) / (hi - lo))\n    i += 1\n"
