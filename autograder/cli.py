@@ -1,4 +1,4 @@
-"""``python -m autograder {grade, grade-all, gradescope-zip}``."""
+"""``python -m autograder {grade, grade-all, gradescope-zip, similarity}``."""
 
 from __future__ import annotations
 
@@ -54,6 +54,12 @@ def _zip(args: argparse.Namespace) -> int:
     return 0
 
 
+def _similarity(args: argparse.Namespace) -> int:
+    from autograder.similarity import run_cli
+
+    return run_cli(args)
+
+
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--timeout", type=float, default=20.0, help="seconds per part of the unit tests (default 20)")
     p.add_argument("--memory-mb", type=int, default=4096, help="address-space limit of student code (default 4096)")
@@ -82,6 +88,19 @@ def parser() -> argparse.ArgumentParser:
     z = sub.add_parser("gradescope-zip", help="build the Gradescope autograder zip")
     z.add_argument("--out", default="autograder.zip")
     z.set_defaults(func=_zip)
+    # similarity: the options' defaults live in autograder/similarity.py (None = that default)
+    s = sub.add_parser("similarity", help="rank pairs of students by the similarity of their answer cells")
+    s.add_argument("submissions", help="SUBMISSIONS/<student>/*.ipynb, nbgrader's submitted/ or the course root")
+    s.add_argument("--out", required=True, help="copydetect's HTML report")
+    s.add_argument("--json", help="also write every pair, ranked, as JSON")
+    s.add_argument("--release", help="release notebooks: the given code to ignore (default notebooks/)")
+    s.add_argument("--assignment", help="nbgrader layout: the assignment folder (default: a student's only one)")
+    s.add_argument("--threshold", type=float, help="list pairs where one shares more than this (default 0.5)")
+    s.add_argument("--min-overlap", type=int, help="... and that share at least this many tokens (default 100)")
+    s.add_argument("--noise", type=int, help="copydetect's noise threshold, tokens (default 25)")
+    s.add_argument("--guarantee", type=int, help="copydetect's guarantee threshold, tokens (default 25)")
+    s.add_argument("--top", type=int, help="print at most this many pairs (the report has all listed)")
+    s.set_defaults(func=_similarity)
     return ap
 
 
