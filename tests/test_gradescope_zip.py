@@ -184,3 +184,18 @@ def test_a_fifo_or_a_folder_where_an_allowed_file_goes_stops_the_build(tmp_path)
 def test_a_folder_that_is_no_checkout_is_refused(tmp_path):
     with pytest.raises(ZipRefused, match="missing requirements-grader.txt"):
         build_zip(tmp_path / "a.zip", root=tmp_path)
+
+
+def test_the_command_line_says_why_in_one_line(monkeypatch, tmp_path, capsys):
+    import autograder.gradescope_zip as gradescope_zip
+    from autograder.cli import main
+
+    def refuse(out: Path) -> Path:
+        raise ZipRefused("dlcore/leak.py is a symbolic link: the zip takes regular files only")
+
+    monkeypatch.setattr(gradescope_zip, "build_zip", refuse)
+    assert main(["gradescope-zip", "--out", str(tmp_path / "a.zip")]) == 1
+    assert capsys.readouterr().err == "error: dlcore/leak.py is a symbolic link: the zip takes regular files only\n"
+    monkeypatch.undo()
+    assert main(["gradescope-zip", "--out", str(tmp_path / "a.zip")]) == 0
+    assert "setup.sh" in _listing(tmp_path / "a.zip")
