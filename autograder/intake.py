@@ -226,6 +226,8 @@ class _Reader:
             return
         try:
             self.walk(fd, relpath + "/", depth)
+        except OSError as exc:  # an unreadable folder costs that folder only
+            self.refuse(relpath, f"could not be read ({os.strerror(exc.errno or 0)})")
         finally:
             os.close(fd)
 

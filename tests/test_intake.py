@@ -335,3 +335,21 @@ def test_entries_are_counted_across_folders(tmp_path):
         put(sub / f"folder{i}" / f"n{i}.ipynb")
     assert len(read(sub, max_entries=60).notebooks) == 30  # 30 folders + 30 files
     assert read(sub, max_entries=59).notebooks == {}
+
+
+def test_an_unreadable_folder_costs_that_folder_only(tmp_path, monkeypatch):
+    """Root reads every folder, so the failure is simulated: listing the folder "locked" fails."""
+    sub = tmp_path / "sub"
+    put(sub / "01_modules.ipynb")
+    put(sub / "locked" / "02_gradcheck.ipynb")
+    scandir = os.scandir
+
+    def failing(fd):
+        if os.readlink(f"/proc/self/fd/{fd}").endswith("/locked"):
+            raise PermissionError(13, "Permission denied")
+        return scandir(fd)
+
+    monkeypatch.setattr(os, "scandir", failing)
+    intake = read_submission(sub)
+    assert list(intake.notebooks) == ["01_modules.ipynb"]
+    assert intake.refused == ["locked could not be read (Permission denied)"]
