@@ -1,4 +1,5 @@
-# dlcore: `make demo` and `make test` do all set-up themselves (Python 3.10+ with venv is all they need).
+# dlcore: `make demo` and `make test` do all set-up themselves (Python 3.11+ with venv is all they need;
+# nbgrader 0.9.6 needs 3.11. Grading alone runs on 3.10 too: requirements-grader.txt, `make test-floor`).
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
@@ -10,11 +11,14 @@ OUT    := out
 DATA_FROM ?= $(wildcard ../shared/data/mnist)
 FETCH_FROM := $(if $(DLCORE_DATA),,$(if $(DATA_FROM),--from $(DATA_FROM)))
 
-.PHONY: all setup data demo test test-browser test-targets bench bench-cnn lint notebooks clean
+.PHONY: all setup data demo test test-browser test-targets test-floor bench bench-cnn lint notebooks clean
 
 all: demo
 
 $(STAMP): requirements.txt pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "error: $(PYTHON) is \
+	Python $$($(PYTHON) -c 'import platform; print(platform.python_version())'); the course tooling needs 3.11 or \
+	newer (make PYTHON=python3.11 ...)" >&2; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
@@ -43,6 +47,12 @@ test: data lint
 
 test-targets: data
 	$(PY) -m pytest -m targets
+
+# The Gradescope zip's setup.sh and run_autograder on Python 3.10 (Gradescope's default image) and 3.13,
+# in a fake /autograder; full marks for the reference submission (.ci/python-floor; CI runs it).
+test-floor:
+	.ci/python-floor 3.10
+	.ci/python-floor 3.13
 
 bench: data
 	$(PY) bench/bench_mlp.py

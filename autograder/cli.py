@@ -48,9 +48,13 @@ def _grade_all(args: argparse.Namespace) -> int:
 
 
 def _zip(args: argparse.Namespace) -> int:
-    from autograder.gradescope_zip import build_zip
+    from autograder.gradescope_zip import ZipRefused, build_zip
 
-    print(build_zip(Path(args.out)))
+    try:
+        print(build_zip(Path(args.out)))
+    except ZipRefused as exc:  # e.g. a symbolic link where an allowed file goes
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -94,12 +94,12 @@ def test_gradescope_zip_runs_in_a_fake_layout(tmp_path):
     with zipfile.ZipFile(zip_path) as z:
         names = z.namelist()
         assert {"setup.sh", "run_autograder", "autograder/grade.py", "dlcore/module.py",
-                "solutions/01_modules.ipynb", "requirements.txt"} <= set(names)
+                "solutions/01_modules.ipynb", "requirements-grader.txt"} <= set(names)
         assert not any("__pycache__" in n or n.startswith("tests/") for n in names)
         z.extractall(root / "source")
     run = root / "source" / "run_autograder"
     run.chmod(0o755)
-    assert "requirements.txt" in (root / "source" / "setup.sh").read_text()
+    assert "requirements-grader.txt" in (root / "source" / "setup.sh").read_text()
     write_submission(root / "submission")
     (root / "results").mkdir()
     env = {**os.environ, "AUTOGRADER_ROOT": str(root), "PYTHON": sys.executable, "AUTOGRADER_ARGS": "--no-mnist",
