@@ -5,6 +5,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 OUT    := out
+SUDO   := $(if $(filter 0,$(shell id -u)),,sudo)
 
 # Where `make data` takes MNIST from: $(DATA_FROM) if set, else the course's shared copy beside
 # the checkout when there is one; otherwise dlcore's own sources (mirrors, then PyPI).
@@ -16,6 +17,8 @@ FETCH_FROM := $(if $(DLCORE_DATA),,$(if $(DATA_FROM),--from $(DATA_FROM)))
 all: demo
 
 $(STAMP): requirements.txt pyproject.toml
+	@command -v bwrap > /dev/null || { echo "installing bubblewrap (the sandbox of every run of student code)"; \
+		$(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap; }
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "error: $(PYTHON) is \
 	Python $$($(PYTHON) -c 'import platform; print(platform.python_version())'); the course tooling needs 3.11 or \
 	newer (make PYTHON=python3.11 ...)" >&2; exit 1; }
@@ -39,7 +42,7 @@ lint: $(STAMP)
 	$(PY) -m ruff check .
 
 notebooks: $(STAMP)
-	$(PY) solutions/build.py
+	$(PY) -m autograder build
 
 test: data lint
 	$(PY) -m pytest -m "not browser and not cnn_target"
@@ -69,25 +72,24 @@ SUBMISSIONS ?= submissions
 .PHONY: release collect autograde feedback export
 
 release: $(STAMP)
-	$(PY) -m autograder.course release
+	$(PY) -m autograder release
 
 collect: $(STAMP)
-	$(PY) -m autograder.course collect $(SUBMISSIONS)
+	$(PY) -m autograder collect $(SUBMISSIONS)
 
 autograde: data
-	$(PY) -m autograder.course autograde
+	$(PY) -m autograder autograde
 
 feedback: $(STAMP)
-	$(PY) -m autograder.course feedback
+	$(PY) -m autograder feedback
 
 export: $(STAMP)
-	$(PY) -m autograder.course export
+	$(PY) -m autograder export
 
 # The student's view in a real browser (tests/test_browser.py): JupyterLab on the release, driven by
 # Debian's Chromium through the PyPI playwright package (requirements.txt; its driver only: never run
 # `playwright install`, which downloads a browser). Installs Chromium when missing (root in CI).
 CHROMIUM := /usr/bin/chromium
-SUDO     := $(if $(filter 0,$(shell id -u)),,sudo)
 
 test-browser: $(STAMP)
 	@test -x $(CHROMIUM) || { $(SUDO) apt-get update && $(SUDO) env DEBIAN_FRONTEND=noninteractive \

@@ -36,7 +36,7 @@ from autograder.diagnose import Verdict
 from autograder.results import clip, not_graded, results, test_entry
 from autograder.sandbox import bwrap
 from autograder.sandbox.jail import Box, Budget, Outcome
-from autograder.sandbox.library import build_library
+from autograder.sandbox.library import build_library, matplotlib_config
 from autograder.sandbox.probes import run as run_probe
 from dlcore.course import NOTEBOOKS, OWNERS
 
@@ -171,7 +171,7 @@ class Run:
         self.shared = SharedMemory() if options.mnist_dir is not None else None
         self.box = Box(notebooks=notebooks, owners=OWNERS, library=self.library.root,
                        data=data_files(options.mnist_dir) if options.mnist_dir is not None else [],
-                       limits=bwrap.Limits(memory_mb=options.memory_mb), mpl_cache=_mpl_cache(),
+                       limits=bwrap.Limits(memory_mb=options.memory_mb), mpl_cache=matplotlib_config(),
                        shared_fds=tuple(self.shared.fds) if self.shared else ())
         self.got: dict[str, object] = {}
         self.part_problem: dict[str, str] = {}
@@ -215,9 +215,23 @@ class Run:
                 return
             budget = self.calibration.budget(part.id)
             if part.session is not None:
+                failing = self._failing(part.session.requires)
+                if failing:  # no CPU spent training modules known to be wrong: the target would not count
+                    self.part_problem[part.id] = ("not trained: the target counts once the modules it trains pass "
+                                                  "their value tests; these fail: " + "; ".join(failing) + ".")
+                    continue
                 self._train(part, budget)
             else:
                 self._probe(part, budget)
+
+    def _failing(self, ids: tuple[str, ...]) -> list[str]:
+        """The titles of the checks among ``ids`` that fail on what has been gathered so far."""
+        failing = []
+        for part in self.parts:
+            for check in part.checks:
+                if check.id in ids and not self._judge(part, check).passed:
+                    failing.append(check.title)
+        return failing
 
     def _probe(self, part: Part, budget: Budget) -> None:
         used = 0.0
@@ -327,21 +341,3 @@ class Run:
         except Exception as exc:  # noqa: BLE001 - a malformed answer the checks did not foresee
             return Verdict(False, f"{part.title}: your code's answer could not be compared with the expected one "
                                   f"({type(exc).__name__}); check the shapes and types your methods return.")
-
-
-@lru_cache(maxsize=1)
-def _mpl_cache() -> Path | None:
-    """A matplotlib configuration folder with its font cache built, bound read-only into jails (a fresh
-    jail would otherwise spend seconds building it at every import of matplotlib)."""
-    import subprocess
-    import sys
-    import tempfile
-
-    folder = Path(tempfile.gettempdir()) / f"dlcore-mplconfig-{os.getuid()}"
-    folder.mkdir(mode=0o755, exist_ok=True)
-    env = {**os.environ, "MPLCONFIGDIR": str(folder), "MPLBACKEND": "Agg"}
-    proc = subprocess.run([sys.executable, "-c", "import matplotlib.font_manager"], env=env, capture_output=True,
-                          check=False, timeout=300)
-    for p in [folder, *folder.rglob("*")]:
-        p.chmod(0o755 if p.is_dir() else 0o644)
-    return folder if proc.returncode == 0 else None

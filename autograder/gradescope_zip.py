@@ -76,14 +76,22 @@ PIP=("$ROOT/venv/bin/python" -m pip --disable-pip-version-check --no-input)
 """
 
 RUN_AUTOGRADER = """#!/usr/bin/env bash
-# Runs for every submission. The grader writes results.json itself, atomically, even when the
-# student's code crashes; a non-zero exit means the grader could not run.
+# Runs for every submission. The grader writes its results atomically, whatever the student's code
+# does. results.json is handed to Gradescope only when the submission was graded: when the grader
+# could not grade it (exit status 3: the machine was too busy, retry; 4: the sandbox cannot start;
+# 1: the grader failed), Gradescope shows that the autograder failed and records no score, so the
+# staff regrade it; a zero is never recorded for the grader's trouble.
 set -uo pipefail
 ROOT="${AUTOGRADER_ROOT:-/autograder}"
 PYTHON="${PYTHON:-$ROOT/venv/bin/python}"
 cd "$ROOT/source"
-exec "$PYTHON" -m autograder grade "$ROOT/submission" --results "$ROOT/results/results.json" \\
-    --format gradescope ${AUTOGRADER_ARGS:-}
+"$PYTHON" -m autograder grade "$ROOT/submission" --results "$ROOT/results/.graded.json" --format text \\
+    ${AUTOGRADER_ARGS:-}
+status=$?
+if [ "$status" -eq 0 ]; then
+    mv "$ROOT/results/.graded.json" "$ROOT/results/results.json"
+fi
+exit "$status"
 """
 
 #: The zip's two scripts, written by this module (not files of the checkout).

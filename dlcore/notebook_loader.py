@@ -31,6 +31,7 @@ import contextlib
 import linecache
 import os
 import sys
+import time
 import types
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -44,6 +45,20 @@ SKIP_TAGS = frozenset({"long-running"})
 # Whether load_notebook stops at the first failing cell. The grader's jail turns it off, so that a
 # notebook that loads another (part 3 loads part 1) gets its classes even when a demo cell fails.
 STOP_ON_ERROR = True
+# CPU seconds one cell may take before it is interrupted (None: no limit). The grader's jail sets
+# it, as nbgrader's per-cell timeout would: a runaway cell costs what it defines, not the notebook.
+CELL_CPU_SECONDS: float | None = None
+GIVEN_CELL_CPU_SECONDS: float | None = None  # the course's locked cells (demos: they need little)
+
+
+# Whether load_notebook returns the namespace a notebook already got in this process instead of
+# running it again (the grader's jail: part 3's and part 4's cells load part 1, which ran already).
+REUSE_LOADED = False
+_LOADED: dict[Path, "LoadedNotebook"] = {}
+
+
+class CellTimeout(BaseException):  # noqa: N818 - like KeyboardInterrupt: `except Exception` lets it through
+    """A cell ran out of its CPU seconds (:data:`CELL_CPU_SECONDS`)."""
 
 
 class NotebookLoadError(Exception):
@@ -121,6 +136,34 @@ class _Shell:
     getoutput = system
 
 
+@contextlib.contextmanager
+def _cpu_limit(seconds: float | None) -> Iterator[None]:
+    """Interrupt the block with :class:`CellTimeout` after ``seconds`` of this process's CPU time."""
+    import signal
+    import threading
+
+    if seconds is None or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise CellTimeout(f"the cell used more than {seconds:g} CPU seconds and was interrupted")
+
+    # A cell that loads another notebook runs that notebook's cells inside its own limit: theirs
+    # cannot outlast it, and the outer limit resumes with what is left of it afterwards.
+    outer, _ = signal.getitimer(signal.ITIMER_PROF)
+    start = time.process_time()
+    previous = signal.signal(signal.SIGPROF, interrupt)
+    signal.setitimer(signal.ITIMER_PROF, min(seconds, outer) if outer > 0 else seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_PROF, 0)
+        signal.signal(signal.SIGPROF, previous)
+        if outer > 0:
+            signal.setitimer(signal.ITIMER_PROF, max(outer - (time.process_time() - start), 1e-3))
+
+
 def _one_line(exc: BaseException) -> str:
     text = " ".join(f"{type(exc).__name__}: {exc}".split())
     return text if len(text) <= 500 else text[:499] + "…"
@@ -158,6 +201,8 @@ def run_notebook(path: str | Path, module: types.ModuleType | None = None, *,
     """
     stop_on_error = STOP_ON_ERROR if stop_on_error is None else stop_on_error
     path = Path(path)
+    if REUSE_LOADED and module is None and path.resolve() in _LOADED:
+        return _LOADED[path.resolve()]
     nb = _read(path)
     if module is None:
         module = _new_module(path.stem)
@@ -174,6 +219,8 @@ def run_notebook(path: str | Path, module: types.ModuleType | None = None, *,
             if stop_on_error:
                 raise NotebookLoadError(str(error)) from error.exception
             loaded.errors.append(error)
+    if REUSE_LOADED:
+        _LOADED[path.resolve()] = loaded
     return loaded
 
 
@@ -190,7 +237,10 @@ def _run_cell(path: Path, index: int, cell: nbformat.NotebookNode, module: types
     # Register the cell's lines so that tracebacks through student code show them.
     linecache.cache[filename] = (len(source), None, source.splitlines(keepends=True), filename)
     try:
-        exec(code, module.__dict__)
+        with _cpu_limit(GIVEN_CELL_CPU_SECONDS if given else CELL_CPU_SECONDS):
+            exec(code, module.__dict__)
+    except CellTimeout as exc:
+        return CellError(path.name, index, label, f"{exc} (mark slow cells with the tag long-running)", given, exc)
     except (Exception, SystemExit) as exc:  # sys.exit() in a cell fails that cell, as in Jupyter
         return CellError(path.name, index, label, f"failed: {_one_line(exc)}", given, exc)
     return None

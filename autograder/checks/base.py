@@ -74,11 +74,22 @@ def fail(message: str) -> Verdict:
     return Verdict(False, message)
 
 
-def student_error(tree: Tree) -> str | None:
-    """The student's error message carried by a reply (or one of its results), if any."""
-    if isinstance(tree, dict) and isinstance(tree.get("error"), str):
-        return tree["error"]
+def student_error(tree: Tree, key: str = "error") -> str | None:
+    """The student's error message carried by a reply (or one of its results), if any, in words."""
+    if isinstance(tree, dict) and isinstance(tree.get(key), str):
+        return student_message(tree[key])
     return None
+
+
+def student_message(message: str) -> str:
+    """What the student's code raised, said for the student: a stub not written yet, or a call to a
+    reference of dlcore that graded code may not use."""
+    if "NotImplementedError" in message:
+        return message.split(" raised ")[0] + " is not implemented yet (it raises NotImplementedError)."
+    if "DelegatedToReference" in message:
+        return (message.split(" raised ")[0] + " calls dlcore's reference for its task, which graded code may not "
+                "use: delegating earns nothing. " + message.split("DelegatedToReference: ", 1)[-1])
+    return message
 
 
 def results(tree: Tree, n: int) -> list[dict]:

@@ -32,7 +32,7 @@ from pathlib import Path
 MB = 2**20
 SYSTEM = ("usr",)  # bound read-only; /bin, /lib, ... are links into /usr on merged-usr systems
 SYSTEM_LINKS = ("bin", "sbin", "lib", "lib32", "lib64", "libx32")
-ETC_FILES = ("/etc/ld.so.cache", "/etc/localtime")  # what the dynamic loader and time zones read
+ETC_FILES = ("/etc/ld.so.cache", "/etc/localtime", "/etc/fonts")  # the dynamic loader, time zones, fontconfig
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,7 @@ class Limits:
     file_mb: int = 64  # largest file a process may write (RLIMIT_FSIZE)
     open_files: int = 256
     box_mb: int = 256  # the writable /box
-    shm_mb: int = 16  # /dev/shm
+    shm_mb: int = 16  # /dev/shm, and /tmp (programs should use $TMPDIR, in /box)
 
 
 @dataclass(frozen=True)
@@ -104,9 +104,9 @@ def command(jail: Jail, argv: Sequence[str]) -> list[str]:
     made: set[str] = {"/usr", "/dev", "/proc", "/etc"}
     cmd += ["--dev", "/dev", "--proc", "/proc",
             "--perms", "1777", "--size", str(lim.shm_mb * MB), "--tmpfs", "/dev/shm",
-            "--perms", "1777", "--size", str(lim.box_mb * MB), "--tmpfs", "/box",
-            "--perms", "1777", "--dir", "/box/tmp", "--symlink", "/box/tmp", "/tmp"]
-    made.add("/box")
+            "--perms", "1777", "--size", str(lim.box_mb * MB), "--tmpfs", "/box", "--perms", "1777", "--dir", "/box/tmp",
+            "--perms", "1777", "--size", str(lim.shm_mb * MB), "--tmpfs", "/tmp"]
+    made |= {"/box", "/tmp"}
     for host, inside, flag in [*((h, i, "--ro-bind") for h, i in [*python_binds(), *jail.binds]),
                                *((h, i, "--bind") for h, i in jail.writable)]:
         for parent in _ancestors(inside):  # bwrap would create them 0700: the jail's uid must get through
@@ -147,7 +147,7 @@ def protections(limits: Limits) -> list[str]:
     items = [f"bubblewrap jail as {who}, no_new_privs",
              "own PID, IPC, UTS and network namespaces (no network)",
              "own filesystem: read-only system, Python and grader-chosen files; a fresh /dev; "
-             f"a private {limits.shm_mb} MB /dev/shm; a private {limits.box_mb} MB /box that vanishes with the jail",
+             f"a private {limits.shm_mb} MB /dev/shm and /tmp; a private {limits.box_mb} MB /box; all vanish with the jail",
              f"rlimits: {limits.memory_mb} MB address space, {limits.file_mb} MB per file, "
              f"{limits.open_files} open files" + (f", {limits.processes} processes" if privileged() else "")]
     return items

@@ -47,6 +47,7 @@ class ModuleResult:
     grads: list[Array] | None = None  # grads() after bprop
     x_after: Array | None = None  # the array passed to fprop, after the calls
     g_after: Array | None = None  # the array passed to bprop, after the calls
+    bprop_error: str | None = None  # bprop raised (grads() is still read: the gradients it set before)
     error: str | None = None
 
 

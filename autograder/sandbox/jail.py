@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from autograder.sandbox import bwrap, wire
+from autograder.sandbox.library import installed_copies
 from autograder.sandbox.usage import tree_usage
 
 HERE = Path(__file__).resolve().parent
@@ -94,6 +95,7 @@ class Box:
         binds = [(HERE / "runner.py", f"{IN_JAIL}/runner.py")]
         binds += [(HERE / name, f"{IN_JAIL}/sandbox/{name}") for name in PACKAGE_FILES]
         binds.append((self.library / "dlcore", f"{LIBRARY}/dlcore"))
+        binds += [(self.library / "dlcore", str(copy)) for copy in installed_copies()]  # hidden behind ours
         binds += [(path, f"{DATA}/{path.name}") for path in self.data]
         env = {"PATH": "/usr/bin:/bin", "HOME": "/box/home", "TMPDIR": "/box/tmp", "LANG": "C.UTF-8",
                "PYTHONDONTWRITEBYTECODE": "1", "MPLBACKEND": "Agg", "OPENBLAS_NUM_THREADS": "1",

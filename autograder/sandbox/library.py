@@ -17,6 +17,7 @@ import ast
 import shutil
 import tempfile
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import dlcore
@@ -99,3 +100,32 @@ def build_library() -> JailLibrary:
     for path in [root / "dlcore", *(root / "dlcore").rglob("*")]:
         path.chmod(0o755 if path.is_dir() else 0o644)
     return JailLibrary(root)
+
+
+def installed_copies() -> list[Path]:
+    """Copies of dlcore installed in the Python the jail runs (a wheel in site-packages): each is
+    hidden behind the jail's copy, so that its references cannot be read there either."""
+    import site
+    import sys
+
+    folders = {Path(p) for p in [*site.getsitepackages(), site.getusersitepackages(), *sys.path] if p}
+    return sorted({(f / "dlcore").resolve() for f in folders if (f / "dlcore" / "__init__.py").is_file()
+                   and str(f.resolve()).startswith((sys.prefix, sys.base_prefix, str(Path(sys.prefix).resolve())))})
+
+
+@lru_cache(maxsize=1)
+def matplotlib_config() -> Path | None:
+    """A matplotlib configuration folder with its font cache built, bound read-only into jails (a fresh
+    jail would otherwise spend seconds building it at every import of matplotlib)."""
+    import os
+    import subprocess
+    import sys
+
+    folder = Path(tempfile.gettempdir()) / f"dlcore-mplconfig-{os.getuid()}"
+    folder.mkdir(mode=0o755, exist_ok=True)
+    env = {**os.environ, "MPLCONFIGDIR": str(folder), "MPLBACKEND": "Agg"}
+    proc = subprocess.run([sys.executable, "-c", "import matplotlib.font_manager"], env=env, capture_output=True,
+                          check=False, timeout=300)
+    for path in [folder, *folder.rglob("*")]:
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    return folder if proc.returncode == 0 else None

@@ -83,8 +83,16 @@ def need(impl, name: str):
 
 # --- loading ------------------------------------------------------------------------------------
 
+def _exit_is_an_error(status: int = 0) -> None:
+    raise SystemExit(f"os._exit({status}) while the notebooks loaded")
+
+
 class Implementation(types.SimpleNamespace):
     """The graded names, each taken from the notebook the course asks for it in."""
+
+
+CELL_CPU_SECONDS = 10.0  # a student's cell that runs longer is interrupted (the rest still loads)
+GIVEN_CELL_CPU_SECONDS = 2.0  # a course demo that calls a student's looping method: interrupted sooner
 
 
 def load(folder: str, owners: dict[str, str], stop_on_error: bool = False) -> tuple[Implementation, list[str]]:
@@ -94,7 +102,16 @@ def load(folder: str, owners: dict[str, str], stop_on_error: bool = False) -> tu
     import dlcore.notebook_loader as loader
 
     spaces, errors = {}, []
-    previous, loader.STOP_ON_ERROR = loader.STOP_ON_ERROR, stop_on_error  # nested loads (part 3 loads part 1) alike
+    # Nested loads (part 3 loads part 1) behave alike. In the jail, every cell gets a CPU limit, and
+    # os._exit in a cell fails that cell instead of the whole load (a course demo that calls a student's
+    # method would otherwise turn one broken method into a submission that does not load).
+    # A notebook that another loads (part 3 loads part 1) runs once: the load returns its namespace.
+    previous = (loader.STOP_ON_ERROR, loader.CELL_CPU_SECONDS, loader.GIVEN_CELL_CPU_SECONDS, loader.REUSE_LOADED,
+                os._exit)
+    loader.STOP_ON_ERROR = stop_on_error
+    if not stop_on_error:
+        loader.CELL_CPU_SECONDS, loader.GIVEN_CELL_CPU_SECONDS = CELL_CPU_SECONDS, GIVEN_CELL_CPU_SECONDS
+        loader.REUSE_LOADED, os._exit = True, _exit_is_an_error
     try:
         for name in sorted(os.listdir(folder)):
             if name.endswith(".ipynb"):
@@ -108,7 +125,8 @@ def load(folder: str, owners: dict[str, str], stop_on_error: bool = False) -> tu
                 spaces[name[:-len(".ipynb")]] = loaded.module
                 errors += [str(e) for e in loaded.errors if not e.given]
     finally:
-        loader.STOP_ON_ERROR = previous
+        (loader.STOP_ON_ERROR, loader.CELL_CPU_SECONDS, loader.GIVEN_CELL_CPU_SECONDS, loader.REUSE_LOADED,
+         os._exit) = previous
     impl = Implementation()
     for graded, stem in owners.items():
         module = spaces.get(stem)
@@ -166,7 +184,10 @@ def module_case(impl, kind: str, mode: str, case: ModuleCase) -> ModuleResult:
             for attr, value in case.cache.items():
                 setattr(m, attr, value.astype(dtype))
         if mode in ("bprop", "fb", "args"):
-            out.grad_input = _bprop(m, kind, g)
+            try:
+                out.grad_input = _bprop(m, kind, g)
+            except StudentError as exc:  # the gradients bprop set before it raised are still read
+                out.bprop_error = str(exc)
             out.grads = _grads(m, kind)
         if mode == "args":
             out.x_after, out.g_after = x, g
@@ -463,19 +484,13 @@ def train(impl, args: dict) -> dict:
     return {"results": results}
 
 
-def _logits(model, layers: list, x: np.ndarray, name: str) -> np.ndarray:
-    """The model's output on ``x``, before a final dlcore LogSoftMax (the given layer is not the
-    student's work, and the jail's copy of it does not compute)."""
-    if layers and type(layers[-1]).__name__ == "LogSoftMax" and type(layers[-1]).__module__ == "dlcore.log_softmax":
-        for m in layers[:-1]:
-            x = call(f"{type(m).__name__}.fprop", m.fprop, x)
-        return number_array(x, f"the model of {name}")
-    return number_array(call(f"{name}(...).fprop", model.fprop, x), f"the model of {name}")
+SETTINGS = ("k", "stride", "padding", "p", "shape")  # the course's attribute names of the layers' settings
 
 
 def builders(impl, args: dict) -> dict:
-    """Each builder's model: its layers' class names, its parameters' shapes and dtypes, and its output
-    (eval mode, before a final LogSoftMax) on ``x`` once its parameters are set to the grader's."""
+    """Each builder's model, described: its layers' class names and settings (a Conv2d's k, stride and
+    padding, a Dropout's p, ...), and its parameters' shapes and dtypes. Nothing of it runs: a broken
+    module is graded by its own checks, not again here."""
     results = []
     for case in args["cases"]:
         name = case["builder"]
@@ -483,18 +498,19 @@ def builders(impl, args: dict) -> dict:
             fn = need(impl, name)
             rng = np.random.default_rng(0)
             model = call(name, fn, rng, np.float32) if case["with_dtype"] else call(name, fn, rng)
-            layers = list(call(f"the model of {name}", iter, model))
-            params = list(call(f"{name}(...).params", model.params))
-            out = {"names": [type(m).__name__ for m in layers][:64],
-                   "shapes": [list(np.shape(p)) for p in params][:64], "dtypes": [str(np.asarray(p).dtype)
-                                                                               for p in params][:64]}
-            if [list(np.shape(p)) for p in params] == [list(np.shape(v)) for v in case["params"]]:
-                for p, value in zip(params, case["params"], strict=True):
-                    p[...] = value
-                if hasattr(model, "eval"):
-                    call(f"{name}(...).eval", model.eval)
-                out["y"] = _logits(model, layers, case["x"].astype(np.float32), name)
-            results.append(out)
+            layers = list(call(f"the model of {name}", iter, model))[:64]
+            params = list(call(f"{name}(...).params", model.params))[:64]
+            settings = []
+            for m in layers:
+                found = {}
+                for attr in SETTINGS:
+                    value = getattr(m, attr, None)
+                    if isinstance(value, int | float | tuple) and not isinstance(value, bool):
+                        found[attr] = [float(v) for v in value][:8] if isinstance(value, tuple) else float(value)
+                settings.append(found)
+            results.append({"names": [str(type(m).__name__)[:40] for m in layers], "settings": settings,
+                            "shapes": [list(np.shape(p)) for p in params],
+                            "dtypes": [str(np.asarray(p).dtype) for p in params]})
         except (StudentError, TypeError) as exc:
             results.append({"error": str(exc)})
     return {"results": results}

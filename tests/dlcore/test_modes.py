@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from toys import HalfSquared
+from helpers.toys import HalfSquared
 
 from dlcore import SGD, Module, Sequential, count_errors, fit, predict
 

@@ -1,8 +1,8 @@
 """The similarity check (``python -m autograder similarity``): copydetect on the students' answer cells.
 
-The cohort (``tests/similarity_cohort.py``): eight independent students who answered the release in
+The cohort (``tests/helpers/similarity_cohort.py``): eight independent students who answered the release in
 their own styles, a student who copied another's answers and renamed variables, swapped lines and
-added comments, the reference solution (``tests/submissions.py``), students who changed one line of
+added comments, the reference solution (``tests/helpers/submissions.py``), students who changed one line of
 the release, and one who handed in the release untouched.
 """
 
@@ -21,9 +21,8 @@ from autograder import similarity
 from autograder.cli import main, parser
 from autograder.similarity import MIN_OVERLAP, Settings, compare, own_code
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import similarity_cohort as cohort  # noqa: E402
-from submissions import MUTANTS, write_submission  # noqa: E402
+from helpers import similarity_cohort as cohort
+from helpers.submissions import MUTANTS, write_submission
 
 INDEPENDENT = [f"indep{k}" for k in range(8)]
 COPY = ("copier_a", "copier_b")

@@ -3,12 +3,11 @@
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import nbformat
 import pytest
+from helpers import REPO
 
-REPO = Path(__file__).resolve().parents[1]
 SOLUTIONS = str(REPO / "solutions")  # the reference modules: `train` has no default pointing at them
 
 

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from helpers import REPO
 
 from autograder.intake import MAX_ENTRIES, MAX_REASONS, Intake, read_submission
 
-REPO = Path(__file__).resolve().parents[1]
 SOLUTION = REPO / "solutions" / "01_modules.ipynb"
 SECRET = "TOP-SECRET-GRADER-FILE"
 

@@ -22,8 +22,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from helpers import REPO
 
-REPO = Path(__file__).resolve().parents[1]
 PIP = ["-m", "pip", "--disable-pip-version-check", "--no-input"]
 
 pytestmark = pytest.mark.packaging

@@ -18,7 +18,8 @@ from pathlib import Path
 
 import nbformat
 
-REPO = Path(__file__).resolve().parents[1]
+from helpers import REPO
+
 RELEASE = REPO / "notebooks"
 STUB = re.compile(r'^([ \t]*)# YOUR CODE HERE\n[ \t]*raise NotImplementedError\("[^"\n]*"\)', re.M)
 

@@ -4,7 +4,7 @@ import math
 
 import numpy as np
 import pytest
-from toys import HalfSquared
+from helpers.toys import HalfSquared
 
 from dlcore import SGD, Adam, Module, Sequential, cosine, fit, step_decay
 

@@ -15,10 +15,9 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from helpers import REPO
 
 from autograder.gradescope_zip import ZipRefused, build_zip
-
-REPO = Path(__file__).resolve().parents[1]
 
 # What an instructor's checkout holds besides the repository: none of it may reach the zip.
 STRAYS = {
