@@ -164,7 +164,8 @@ def mixed_values(got, _e, args) -> Verdict:
     def judge(result, case):
         value, expected = array(result, "value"), mixed_error(case["a"], case["n"])
         if value is None or value.size != 1:
-            return f"max_mixed_error must return one number, got {'nothing' if value is None else f'shape {value.shape}'}."
+            got = "nothing" if value is None else f"shape {value.shape}"
+            return f"max_mixed_error must return one number, got {got}."
         if not np.isclose(float(value.reshape(())), expected, rtol=1e-9, atol=0):
             return ("max_mixed_error: " + diagnose(value.reshape(1), np.array([expected]), "the value", hints={
                 "other": "err_ij = |a_ij − n_ij| / max(|a_ij|, |n_ij|, 1), and the largest of them."}))

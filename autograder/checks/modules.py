@@ -395,7 +395,8 @@ def _params_eval(kind: Kind):
         n = g.get("n_params")
         if not isinstance(n, int | np.integer) or int(n) != int(e["n_params"]):
             return fail(f"{kind.name}.params() returns {n} arrays; {e['n_params']} are expected (W, then b).")
-        problem = _all_values(kind, {"y": g.get("y"), "grads": g.get("grads")}, {"y": e["y"], "grads": e["grads"]}, case)
+        problem = _all_values(kind, {"y": g.get("y"), "grads": g.get("grads")}, {"y": e["y"], "grads": e["grads"]},
+                              case)
         if problem:
             return fail(f"{kind.name}: after fprop and bprop, {problem} grads() must return the gradients of "
                         "the last bprop, aligned with params().")
@@ -403,9 +404,9 @@ def _params_eval(kind: Kind):
             got_k = array(g, "shifted", k)
             if not (same_shape(got_k, shifted) and close(got_k, shifted)):
                 name = kind.param_names[k].removeprefix("grad_")
-                return fail(f"{kind.name}: adding 1 in place to params()[{k}] ({name}) did not change fprop's output as "
-                            "it should: params() must return the live arrays (an optimizer updates them in place), "
-                            "not copies, and fprop must use every parameter (the bias too).")
+                return fail(f"{kind.name}: adding 1 in place to params()[{k}] ({name}) did not change fprop's output "
+                            "as it should: params() must return the live arrays (an optimizer updates them in "
+                            "place), not copies, and fprop must use every parameter (the bias too).")
         return PASS
     return evaluate
 
@@ -474,7 +475,9 @@ def _stable_eval(got, expected, args) -> Verdict:
     kind = KINDS["SoftMax"]
     verdict = _per_case(kind, "fprop", args["softmax.stable"], got["softmax.stable"], expected["softmax.stable"],
                         lambda g, e, case: _compare(kind, "the output", array(g, "y"), e["y"], case, None))
-    return verdict if verdict.passed else fail(verdict.message.replace("on a batch of", "on logits of ±1000, a batch of"))
+    if verdict.passed:
+        return verdict
+    return fail(verdict.message.replace("on a batch of", "on logits of ±1000, a batch of"))
 
 
 def module_part(kind: Kind) -> Part:
@@ -617,7 +620,7 @@ def criterion_part() -> Part:
             if not (same_shape(array(g, "t_after"), case.t) and np.array_equal(array(g, "t_after"), case.t)):
                 return "CrossEntropy modified the targets t passed to fprop in place: never change an argument."
             values = _ce_values(g, e, case)
-            return None if values is None else f"{values} (this test counts once fprop and bprop give the expected values)"
+            return None if values is None else f"{values} (this test counts once fprop and bprop are right)"
         return _ce_per_case("fprop/bprop", "crossentropy.args", got, expected, args, judge)
 
     def percall(got, expected, args) -> Verdict:

@@ -105,8 +105,8 @@ class Box:
             env["MPLCONFIGDIR"] = "/box/mplconfig"
         jail = bwrap.Jail(binds=binds, limits=self.limits, env=env, cwd="/box")
         argv = [sys.executable, "-I", "-X", "frozen_modules=on", f"{IN_JAIL}/runner.py", str(req_r), str(rep_w)]
-        self.proc = subprocess.Popen(bwrap.command(jail, argv), pass_fds=(req_r, rep_w, *self.shared_fds), stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        self.proc = subprocess.Popen(bwrap.command(jail, argv), pass_fds=(req_r, rep_w, *self.shared_fds),
+                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                      preexec_fn=lambda: bwrap.set_limits(self.limits))
         os.close(req_r)
         os.close(rep_w)
