@@ -22,7 +22,6 @@ from autograder.sandbox.cases import CriterionCase, ModuleCase, to_tree
 from dlcore.im2col import conv_output_size
 
 FD_STEP = 1e-6
-F32_RTOL = 2e-4  # float32 results against the reference's float32 results
 
 
 @dataclass(frozen=True)
@@ -464,7 +463,7 @@ def _float32_eval(kind: Kind):
                 return (f"with float32 inputs{' and parameters' if kind.param_names else ''}, {what} is {arr.dtype}, "
                         "not float32. A float64 constant or array (np.zeros, np.ones without dtype=...) promotes the "
                         "result; float32 halves memory and time on MNIST.")
-        return _all_values(kind, g, e, case, rtol=F32_RTOL)
+        return _all_values(kind, g, e, case)
 
     def evaluate(got, expected, args) -> Verdict:
         return _per_case(kind, "fprop/bprop in float32", args[probe], got[probe], expected[probe], judge)
@@ -643,7 +642,7 @@ def criterion_part() -> Part:
             if gi is not None and gi.dtype != np.float32:
                 return (f"with float32 inputs, bprop's returned gradient is {gi.dtype}, not float32. A float64 "
                         "constant or array promotes the result.")
-            return _ce_values(g, e, case, rtol=F32_RTOL)
+            return _ce_values(g, e, case)
         return _ce_per_case("fprop/bprop in float32", "crossentropy.float32", got, expected, args, judge)
 
     def stable(got, expected, args) -> Verdict:
