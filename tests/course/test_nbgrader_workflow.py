@@ -51,10 +51,10 @@ for pattern in ["../../../source/*/*.ipynb", "../../../gradebook.db", "../../../
             found.append((path, open(path, "rb").read(20)))
         except OSError:
             pass
+# the jail's /tmp is its own: what counts is whether the host's files change (checked outside)
 for target in glob.glob("../../../submitted/escapist/*/01_modules.ipynb") + ["/tmp/escaped"]:
     try:
         open(target, "w").write("overwritten")
-        found.append(("wrote", target))
     except OSError:
         pass
 print("FOUND:", found)
