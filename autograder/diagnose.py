@@ -63,7 +63,7 @@ def diagnose(got: np.ndarray, expected: np.ndarray, what: str, *, batch: int | N
     """One or two sentences: how ``got`` (named ``what``) differs from ``expected``, and why, likely.
 
     ``hints`` maps a pattern (``"N"``, ``"1/N"``, ``"sign"``, ``"2"``, ``"transpose"``, ``"nan"``,
-    ``"per-sample"``) to the cause most likely in this check's context.
+    ``"per-sample"``, ``"close"``: within 1e-3) to the cause most likely in this check's context.
     """
     hints = hints or {}
     got, expected = np.asarray(got, dtype=np.float64), np.asarray(expected, dtype=np.float64)
@@ -79,13 +79,14 @@ def diagnose(got: np.ndarray, expected: np.ndarray, what: str, *, batch: int | N
         return f"{what} contains NaN or inf. " + hints.get("nan", "An overflow or a division by zero?")
     rel = relative_error(got, expected)
     err = f"(relative error {rel:.2g})"
-    if rel < 1e-3:
-        # no mistake in the formula is this close: the patterns below would mislead
-        return (f"{what} is close to the expected values but not within the tolerance {err}: is part of it "
-                "computed in lower precision (float16, or float32 where float64 is given) or approximated?")
     for alt, cause in alternatives:
         if alt.shape == got.shape and close(got, alt):
             return f"{what} differs from the expected values {err}: {cause}"
+    if rel < 1e-3:
+        # no mistake in a formula is this close: the patterns below would mislead
+        return f"{what} is close to the expected values but not within the tolerance {err}. " + hints.get(
+            "close", "Is part of it computed in lower precision (float16, or float32 where float64 is given) or "
+                     "approximated?")
     if got.ndim == 2 and got.shape[0] == got.shape[1] and close(got, expected.T):
         return f"{what} is the transpose of what is expected {err}. " + hints.get("transpose", "")
     if np.allclose(got, 0) and not np.allclose(expected, 0):

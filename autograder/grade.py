@@ -255,7 +255,8 @@ class Run:
                 raise NotGraded(f"the grading machine was too busy to finish grading {part.title} in time.",
                                 retry=True)
             else:  # timeout, idle: the rest of the part is not run
-                self.part_problem[part.id] = self._describe(outcome, Budget(budget.cpu, budget.wall), part.id)
+                outcome.cpu = used  # the part's CPU seconds, not this call's: the budget is the part's
+                self.part_problem[part.id] = self._describe(outcome, budget, part.id)
 
     def _train(self, part: Part, budget: Budget) -> None:
         training: Training = train_mnist(self.box, part.session, self.ref, self.options.mnist_dir,

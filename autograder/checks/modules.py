@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from autograder.checks.base import PASS, Check, Part, Probe, array, fail, results, same_shape, student_error
+from autograder.checks.base import PASS, Check, Part, Probe, array, fail, results, same_shape, single, student_error
 from autograder.diagnose import Verdict, close, diagnose
 from autograder.sandbox.cases import CriterionCase, ModuleCase, to_tree
 from dlcore.im2col import conv_output_size
@@ -386,9 +386,9 @@ def _params_eval(kind: Kind):
     probe = f"{kind.name.lower()}.params"
 
     def evaluate(got, expected, args) -> Verdict:
-        g, e = got[probe].get("result", {}) if isinstance(got[probe], dict) else {}, expected[probe]["result"]
+        g, e = single(got[probe]), expected[probe]["result"]
         case = _cases({"cases": [args[probe]["case"]]})[0]
-        error = student_error(g) if isinstance(g, dict) else "no answer"
+        error = student_error(g)
         if error:
             return fail(f"{kind.name}.params()/grads(): {error}")
         n = g.get("n_params")

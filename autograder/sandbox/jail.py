@@ -288,7 +288,7 @@ class Box:
         cpu = self._used() - start.cpu
         self.close()
         if isinstance(exc, wire.WireError):
-            return Outcome("broken", message=f"your code sent the grader something it cannot read: {exc}",
+            return Outcome("broken", message=f"your code wrote on the grader's channel what it cannot read: {exc}",
                            stage=stage, cpu=cpu, wall=time.monotonic() - start_wall)
         return Outcome("crashed", message="the process running your code ended (os._exit, a crash, or a signal)",
                        stage=stage, cpu=cpu, wall=time.monotonic() - start_wall)

@@ -523,8 +523,8 @@ def adversaries() -> list[Adversary]:
                   frozenset(_module("linear", "fprop", "fd", "params", "args", "float32", "percall"))),
         Adversary("nested_folders", ref_m + _cell(NESTED), "3,000 nested folders in the jail's /box", nothing),
         Adversary("big_outputs", _into(ref_m, LINEAR_FPROP, "return np.ones((4096, 4096))"),
-                  "returns 128 MB arrays from Linear.fprop (more than the grader reads)",
-                  frozenset(_module("linear", "fprop", "fd", "params", "args", "float32"))),
+                  "returns 128 MB arrays from Linear.fprop (refused in the jail: more than the grader reads)",
+                  frozenset(LINEAR_FPROP_CHAIN)),
     ]
 
 
