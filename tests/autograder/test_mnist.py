@@ -55,16 +55,21 @@ def test_a_forged_training_earns_nothing(mnist_dir, tmp_path, monkeypatch, test_
     from autograder.grade import grade_submission
 
     monkeypatch.setitem(mnist.GRADER_TARGET_ERRORS, "linear", 10_000)
-    forge = '''import sys as _sys
-for _name, _module in list(_sys.modules.items()):
-    if _name.endswith("session") and hasattr(_module, "_stream"):
+    forge = '''import importlib as _importlib
+try:  # the grader's jail side is readable (and importable) in the jail: replace its training loop
+    _modules = [_importlib.import_module("sandbox.session")]
+except ImportError:
+    _modules = []
+for _module in _modules:
+    if hasattr(_module, "_stream"):
         def _fast(chain, criterion, images, targets, perms, args, shared_out, reader, replies, batch, n,
                   _m=_module):
             import os
-            steps = int(args["epochs"]) * int(args["steps_per_epoch"])
+            steps, credits = int(args["epochs"]) * int(args["steps_per_epoch"]), int(args["slots"])
             for step in range(steps):  # no fprop, no bprop: zeros in the slots, as fast as the pipe goes
-                if step % 32 == 31:
-                    _m._read_exact(reader.fd, _m.STEP.size, reader)
+                while credits == 0:
+                    credits += _m.STEP.unpack(_m._read_exact(reader.fd, _m.STEP.size, reader))[0]
+                credits -= 1
                 if (step + 1) % _m.NOTIFY == 0 or step == steps - 1:
                     os.write(replies, _m.STEP.pack(step))
             while _m.REQUEST.unpack(_m._read_exact(reader.fd, _m.REQUEST.size, reader))[0] != b"E":
