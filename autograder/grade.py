@@ -250,7 +250,7 @@ class Run:
                 self.got[probe.id] = {"error": clip(outcome.message, 800)}
             elif outcome.kind in ("crashed", "broken"):
                 where = f" in {outcome.stage}" if outcome.stage else ""
-                self.got[probe.id] = {"error": f"your code {outcome.message.removeprefix('your code ')}{where}"}
+                self.got[probe.id] = {"error": f"{outcome.message}{where}"}
             elif outcome.kind == "overloaded":
                 raise NotGraded(f"the grading machine was too busy to finish grading {part.title} in time.",
                                 retry=True)

@@ -215,8 +215,8 @@ class Box:
         return Outcome("reply", data)
 
     def session_error(self, leftover: bytes = b"") -> Outcome:
-        """The student's error message that follows an error record (``leftover``: bytes of it
-        already read as records)."""
+        """The student's error message that follows an error record, or how the session's process ended
+        after ``wire.ENDED`` (``leftover``: bytes already read as records)."""
         self.reader.buffer[:0] = leftover
         outcome = self._wait(Budget(5.0, 30.0), terminal=("error",))
         if outcome.kind == "error":
@@ -301,10 +301,10 @@ def _how(trailer: object) -> str:
         except (ValueError, TypeError):
             name = str(trailer["signal"])
         if name == "SIGXCPU":
-            return "used up its CPU time"
-        return f"was killed by signal {name} (a crash, or the memory limit?)"
+            return "your code used up its CPU time"
+        return f"your code's process was killed by signal {name} (a crash, or the memory limit?)"
     status = trailer.get("status") if isinstance(trailer, dict) else None
-    return f"ended the process (exit status {status}: sys.exit or os._exit?)"
+    return f"your code ended the process (exit status {status}: sys.exit or os._exit?)"
 
 
 def _bytes_array(data: bytes):
