@@ -28,6 +28,7 @@ from pathlib import Path
 
 from autograder.sandbox import bwrap, wire
 from autograder.sandbox.library import installed_copies
+from autograder.sandbox.readable import readable_by_jail
 from autograder.sandbox.usage import tree_usage
 
 HERE = Path(__file__).resolve().parent
@@ -92,11 +93,13 @@ class Box:
         self.close()
         req_r, req_w = os.pipe()
         rep_r, rep_w = os.pipe()
-        binds = [(HERE / "runner.py", f"{IN_JAIL}/runner.py")]
-        binds += [(HERE / name, f"{IN_JAIL}/sandbox/{name}") for name in PACKAGE_FILES]
+        # the grader's own files too: a checkout made with umask 077 would hide them from the jail's uid
+        ours = readable_by_jail([HERE / "runner.py", *(HERE / name for name in PACKAGE_FILES)])
+        binds = [(ours[0], f"{IN_JAIL}/runner.py")]
+        binds += [(path, f"{IN_JAIL}/sandbox/{name}") for path, name in zip(ours[1:], PACKAGE_FILES, strict=True)]
         binds.append((self.library / "dlcore", f"{LIBRARY}/dlcore"))
         binds += [(self.library / "dlcore", str(copy)) for copy in installed_copies()]  # hidden behind ours
-        binds += [(path, f"{DATA}/{path.name}") for path in self.data]
+        binds += [(path, f"{DATA}/{path.name}") for path in readable_by_jail(self.data)]
         env = {"PATH": "/usr/bin:/bin", "HOME": "/box/home", "TMPDIR": "/box/tmp", "LANG": "C.UTF-8",
                "PYTHONDONTWRITEBYTECODE": "1", "MPLBACKEND": "Agg", "OPENBLAS_NUM_THREADS": "1",
                "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "DLCORE_QUICK": "1"}

@@ -66,6 +66,7 @@ def test_fetch_from_local_folder(tmp_path, synthetic):
     assert sorted(p.name for p in dest.iterdir()) == sorted(STEMS)  # canonical names, no temp files
     for stem, data in contents.items():
         assert (dest / stem).read_bytes() == data
+        assert (dest / stem).stat().st_mode & 0o777 == 0o644  # not mkstemp's 0600: a grader's jail reads them
     assert len(lines) == 5 and all("ok" in line for line in lines[:4]) and str(dest) in lines[4]
 
 
