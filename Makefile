@@ -44,8 +44,10 @@ lint: $(STAMP)
 notebooks: $(STAMP)
 	$(PY) -m autograder build
 
+# Two workers, each taking whole files (a file's fixtures, such as the 60 graded submissions of
+# tests/autograder/test_grading.py, are built once); the tests hold on a busy machine.
 test: data lint
-	$(PY) -m pytest -m "not browser and not cnn_target"
+	$(PY) -m pytest -n 2 --dist loadfile -m "not browser and not cnn_target"
 	$(MAKE) test-browser
 
 test-targets: data
@@ -90,7 +92,7 @@ feedback: $(STAMP)
 export: $(STAMP)
 	$(PY) -m autograder export
 
-# The student's view in a real browser (tests/test_browser.py): JupyterLab on the release, driven by
+# The student's view in a real browser (tests/course/test_browser.py): JupyterLab on the release, driven by
 # Debian's Chromium through the PyPI playwright package (requirements.txt; its driver only: never run
 # `playwright install`, which downloads a browser). Installs Chromium when missing (root in CI).
 CHROMIUM := /usr/bin/chromium
@@ -98,4 +100,4 @@ CHROMIUM := /usr/bin/chromium
 test-browser: $(STAMP)
 	@test -x $(CHROMIUM) || { $(SUDO) apt-get update && $(SUDO) env DEBIAN_FRONTEND=noninteractive \
 		apt-get install -y --no-install-recommends chromium chromium-driver; }
-	$(PY) -m pytest -m browser tests/test_browser.py
+	$(PY) -m pytest -m browser tests/course/test_browser.py
