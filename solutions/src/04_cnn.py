@@ -651,7 +651,7 @@ class Conv2d(Module):
         c_out = len(self.W)
         g = grad_output.transpose(0, 2, 3, 1)  # (N, H_out, W_out, C_out), in the order of the rows of cols
         g_m = g.reshape(-1, c_out)  # G_m: (N·H_out·W_out, C_out)
-        self.grad_W = (g_m.T @ self.cols).reshape(self.W.shape)
+        self.grad_W = (self.cols.T @ g_m).T.reshape(self.W.shape)  # X_cᵀ G_m = ∂C/∂W_mᵀ, as in Linear
         self.grad_b = g.sum(axis=(0, 1, 2))
         if not self.input_grad:  # the input is the data: its gradient would be thrown away
             return None
