@@ -53,6 +53,18 @@ def _taps(offset: int, count: int, stride: int) -> slice:
     return slice(offset, offset + stride * (count - 1) + 1, stride)
 
 
+def _inside(offset: int, count: int, stride: int, padding: int, size: int) -> tuple[slice, slice]:
+    """Along one axis, kernel entry ``offset`` of output position ``i < count`` reads input position
+    ``stride·i + offset − padding``: ``(outputs, inputs)``, the slices of the output positions for which
+    that is inside ``[0, size)`` (not in the padding) and of the input positions they read."""
+    first = max(0, -(-(padding - offset) // stride))  # the smallest i with stride·i + offset − padding >= 0
+    stop = min(count, (size - 1 + padding - offset) // stride + 1)
+    if stop <= first:
+        return slice(0, 0), slice(0, 0)
+    start = stride * first + offset - padding
+    return slice(first, stop), slice(start, start + stride * (stop - 1 - first) + 1, stride)
+
+
 def im2col(x: np.ndarray, kh: int, kw: int, stride: int = 1, padding: int = 0) -> np.ndarray:
     """Receptive fields of ``x (N, C, H, W)`` as rows: ``(N·out_h·out_w, C·kh·kw)``, a new array.
 
@@ -86,32 +98,35 @@ def col2im(cols: np.ndarray, x_shape: tuple[int, int, int, int], kh: int, kw: in
     out_h, out_w = conv_output_size(h, kh, stride, padding), conv_output_size(w, kw, stride, padding)
     if cols.shape != (n * out_h * out_w, c * kh * kw):
         raise ValueError(f"cols has shape {cols.shape}, expected {(n * out_h * out_w, c * kh * kw)} for x {x_shape}")
-    p = padding
+    rows_u = [_inside(u, out_h, stride, padding, h) for u in range(kh)]  # (output rows, input rows) per u
+    cols_v = [_inside(v, out_w, stride, padding, w) for v in range(kw)]
+    # Entries read from the padding are dropped: each sum below only covers the output pixels whose
+    # kernel entry lands inside the image, and writes straight into the (unpadded) image.
     if cols.flags.f_contiguous and not cols.flags.c_contiguous:  # im2col's own memory order
         # fields[c, u, v] (N, out_h, out_w) holds what kernel entry (c, u, v) read: add it back where it
         # was read, one vectorised add per kernel offset. For a fixed offset the output pixels hit distinct
         # input pixels, so a strided slice += is exact; overlaps only occur across offsets, which the loop sums.
         fields = cols.T.reshape(c, kh, kw, n, out_h, out_w)
-        padded = np.zeros((c, n, h + 2 * p, w + 2 * p), dtype=cols.dtype)
-        for u in range(kh):
-            for v in range(kw):
-                padded[:, :, _taps(u, out_h, stride), _taps(v, out_w, stride)] += fields[:, u, v]
-        return padded[:, :, p:p + h, p:p + w].transpose(1, 0, 2, 3)
+        image = np.zeros((c, n, h, w), dtype=cols.dtype)
+        for u, (out_rows, in_rows) in enumerate(rows_u):
+            for v, (out_cols, in_cols) in enumerate(cols_v):
+                image[:, :, in_rows, in_cols] += fields[:, u, v, :, out_rows, out_cols]
+        return image.transpose(1, 0, 2, 3)
     # Row-major (a product g @ W): fields[n, i, j] (C, kh, kw) is one receptive field. Sum it separably,
-    # first along the width (each v shifts by v pixels), then along the height, into (N, H + 2p, W + 2p, C):
-    # both sums read their operand in long runs of equal stride. A few samples at a time, so that
-    # the partial sums stay in cache.
+    # first along the width (each v shifts by v pixels) into rows (N, out_h, W, C, kh), then along the
+    # height into the image (N, H, W, C): both sums read their operand in long runs of equal stride.
+    # A few samples at a time, so that the partial sums stay in cache.
     fields = cols.reshape(n, out_h, out_w, c, kh, kw)
-    padded = np.zeros((n, h + 2 * p, w + 2 * p, c), dtype=cols.dtype)
+    image = np.zeros((n, h, w, c), dtype=cols.dtype)
     per_sample = out_h * out_w * c * kh * kw * cols.itemsize
     step = max(1, _CHUNK_BYTES // per_sample)
-    buffer = np.empty((min(step, n), out_h, w + 2 * p, c, kh), dtype=cols.dtype)  # summed over v
+    buffer = np.empty((min(step, n), out_h, w, c, kh), dtype=cols.dtype)
     for start in range(0, n, step):
         chunk = fields[start:start + step]
         rows = buffer[:len(chunk)]
         rows.fill(0)
-        for v in range(kw):
-            rows[:, :, _taps(v, out_w, stride)] += chunk[..., v]
-        for u in range(kh):
-            padded[start:start + step, _taps(u, out_h, stride)] += rows[..., u]
-    return padded[:, p:p + h, p:p + w].transpose(0, 3, 1, 2)
+        for v, (out_cols, in_cols) in enumerate(cols_v):
+            rows[:, :, in_cols] += chunk[:, :, out_cols, :, :, v]
+        for u, (out_rows, in_rows) in enumerate(rows_u):
+            image[start:start + step, in_rows] += rows[:, out_rows, :, :, u]
+    return image.transpose(0, 3, 1, 2)

@@ -15,6 +15,8 @@ CASES = [
     (1, 3, 8, 8, 2, 2, 2, 0),   # pooling-like: no overlap
     (2, 2, 11, 6, 4, 3, 3, 1),  # stride that does not divide the padded size
     (3, 2, 9, 10, 2, 2, 3, 0),  # stride larger than the kernel: pixels no field reads
+    (2, 1, 1, 3, 3, 3, 1, 1),   # a one-pixel-high image: two of the kernel's rows read only padding
+    (1, 1, 2, 2, 3, 3, 2, 1),   # one output pixel, reading the padding on two sides
     (7, 3, 6, 6, 3, 3, 1, 1),   # several of col2im's sample chunks when the chunk is small
 ]
 
