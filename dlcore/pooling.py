@@ -98,11 +98,11 @@ class MaxPool2d(Module):
         z6 = blocks(padded, k, out_h, out_w)  # (N, C, out_h, k, out_w, k), a view
         # The maximum down the rows u of each block, for every column v, (N, C, out_h, out_w, k); then
         # along v. Each np.maximum reads whole block rows (long runs of memory), not single pixels.
-        down = np.array(z6[:, :, :, 0])
-        for u in range(1, k):
+        down = np.maximum(z6[:, :, :, 0], z6[:, :, :, 1]) if k > 1 else np.array(z6[:, :, :, 0])
+        for u in range(2, k):
             np.maximum(down, z6[:, :, :, u], out=down)
-        best = np.array(down[..., 0])
-        for v in range(1, k):
+        best = np.maximum(down[..., 0], down[..., 1]) if k > 1 else np.array(down[..., 0])
+        for v in range(2, k):
             np.maximum(best, down[..., v], out=best)
         # The first maximum of each block in row-major order (u, v): every pixel equal to its block's
         # maximum, then, offset by offset, those with an earlier one in their block dropped
