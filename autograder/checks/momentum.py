@@ -2,37 +2,36 @@
 for every parameter θ with gradient g, ``v ← μ·v + g`` then ``θ ← θ − λ·v``, one velocity per
 parameter starting at 0, λ read at every step (a schedule changes ``optimizer.lr``).
 
-The probe steps a toy model (two parameters of different shapes, gradients set by the probe);
-steps 0-2 use one learning rate, steps 3-4 others.
+The probe steps a stand-in model (two parameters of different shapes, gradients set by the
+probe); steps 1-3 use one learning rate, steps 4-5 others.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from autograder.checks.base import PASS, Arrays, Check, ProbeSpec
+from autograder.checks.base import PASS, Check, Part, Probe, array, fail, same_shape, student_error
 from autograder.diagnose import Verdict, close, diagnose
 
 LRS = (0.1, 0.1, 0.1, 0.05, 0.2)
 MU = 0.9
 FIXED_LR_STEPS = 3
+CELL = ("04_cnn", "test_momentum")
+POINTS = {"steps": 3, "lr": 1, "grads": 1, "float32": 1}
 
 
-def inputs(rng: np.random.Generator, _ref) -> Arrays:
-    inp: Arrays = {"a": rng.standard_normal((3, 4)), "b": rng.standard_normal(4), "lr": np.array(LRS),
-                   "mu": np.array(MU)}
-    for s in range(len(LRS)):
-        inp[f"ga{s}"], inp[f"gb{s}"] = rng.standard_normal((3, 4)), rng.standard_normal(4)
-    return inp
+def make_args(rng: np.random.Generator, dtype: str = "float64") -> dict:
+    return {"a": rng.standard_normal((3, 4)), "b": rng.standard_normal(4), "lrs": np.array(LRS), "mu": MU,
+            "grads": [[rng.standard_normal((3, 4)), rng.standard_normal(4)] for _ in LRS], "dtype": dtype}
 
 
-def trajectory(inp: Arrays, rule: str = "momentum") -> list[tuple[np.ndarray, np.ndarray]]:
+def trajectory(args: dict, rule: str = "momentum") -> list[tuple[np.ndarray, np.ndarray]]:
     """(a, b) after each step under ``rule``: the notebook's, or a likely mistake (for diagnoses)."""
-    params = [inp["a"].copy(), inp["b"].copy()]
+    params = [args["a"].copy(), args["b"].copy()]
     vel = [np.zeros_like(p) for p in params]
-    mu, out = float(inp["mu"]), []
-    for s, lr in enumerate(inp["lr"]):
-        for k, g in enumerate((inp[f"ga{s}"], inp[f"gb{s}"])):
+    mu, out = float(args["mu"]), []
+    for lr, grads in zip(args["lrs"], args["grads"], strict=True):
+        for k, g in enumerate(grads):
             if rule == "sgd":  # no velocity kept across steps
                 vel[k] = g.copy()
             elif rule == "step_first":  # θ updated with the previous velocity, v updated after
@@ -51,66 +50,84 @@ def trajectory(inp: Arrays, rule: str = "momentum") -> list[tuple[np.ndarray, np
     return out
 
 
-CAUSES = {"sgd": "the velocity does not seem kept across steps (plain SGD): keep one velocity per parameter in "
-                 "the optimizer and update it in place at every step.",
+CAUSES = {"sgd": "the velocity does not seem kept across steps (plain SGD): keep one velocity per parameter in the "
+                 "optimizer and update it in place at every step.",
           "sign": "the parameters move along the velocity: θ ← θ − λ·v.",
           "step_first": "the parameters seem updated with the velocity of the previous step: update v first "
                         "(v ← μ·v + g), then θ ← θ − λ·v.",
-          "lr_in_velocity": "λ seems folded into the velocity (v ← μ·v + λ·g); the notebook's rule keeps it "
-                            "out (v ← μ·v + g, θ ← θ − λ·v), which differs as soon as λ changes."}
+          "lr_in_velocity": "λ seems folded into the velocity (v ← μ·v + λ·g); the notebook's rule keeps it out "
+                            "(v ← μ·v + g, θ ← θ − λ·v), which differs as soon as λ changes."}
 
 
-def _steps_eval(steps: range, words: str):
-    def evaluate(got: Arrays, _e: Arrays | None, inp: Arrays) -> Verdict:
-        expected = trajectory(inp)
-        alternatives = {rule: trajectory(inp, rule) for rule in CAUSES}
-        for s in steps:
-            for k, name in enumerate(("a", "b")):
-                g, e = got[f"{name}{s}"], expected[s][k]
-                if close(g, e):
-                    continue
-                what = f"parameter {k} ({'a matrix' if k == 0 else 'a vector'}) after step {s + 1}"
-                alts = [(alternatives[rule][s][k], cause) for rule, cause in CAUSES.items()]
-                if np.array_equal(g, inp[name]) and not any(close(g, alt) for alt, _ in alts):
-                    return Verdict(False, f"Momentum.step left {what} unchanged: update the arrays of "
-                                          "model.params() in place (p -= ...), not a new array.")
-                return Verdict(False, f"Momentum.step ({words}): " + diagnose(g, e, what, alternatives=alts))
-        return PASS
-    return evaluate
-
-
-def grads_eval(got: Arrays, _e: Arrays | None, inp: Arrays) -> Verdict:
-    for s in range(len(inp["lr"])):
-        for name in ("ga", "gb"):
-            if not np.array_equal(got[f"{name}{s}"], inp[f"{name}{s}"]):
-                return Verdict(False, "Momentum.step modified the gradients of model.grads(): it must only update "
-                                      "the parameters (and its velocities).")
+def _steps(got, args: dict, steps: range, words: str, rtol: float = 1e-6) -> Verdict:
+    if student_error(got):
+        return fail(f"Momentum: {student_error(got)}")
+    expected = trajectory(args)
+    alternatives = {rule: trajectory(args, rule) for rule in CAUSES}
+    for s in steps:
+        for k, name in enumerate(("a", "b")):
+            g, e = array(got, "steps", s, name), expected[s][k]
+            if same_shape(g, e) and close(g, e, rtol=rtol):
+                continue
+            what = f"parameter {k} ({'a matrix' if k == 0 else 'a vector'}) after step {s + 1}"
+            if g is None:
+                return fail(f"Momentum.step ({words}): {what} is missing.")
+            alts = [(alternatives[rule][s][k], cause) for rule, cause in CAUSES.items()]
+            if same_shape(g, e) and np.array_equal(g, args[name]) and not any(close(g, alt) for alt, _ in alts):
+                return fail(f"Momentum.step left {what} unchanged: update the arrays of model.params() in place "
+                            "(p -= ...), not a new array.")
+            return fail(f"Momentum.step ({words}): " + diagnose(g, e, what, alternatives=alts))
     return PASS
 
 
-def float32_eval(got: Arrays, _e: Arrays | None, inp: Arrays) -> Verdict:
-    for s in range(len(inp["lr"])):
+def steps_eval(got, _expected, args) -> Verdict:
+    return _steps(got["momentum.steps"], args["momentum.steps"], range(FIXED_LR_STEPS), "fixed λ")
+
+
+def lr_eval(got, _expected, args) -> Verdict:
+    return _steps(got["momentum.steps"], args["momentum.steps"], range(FIXED_LR_STEPS, len(LRS)),
+                  "λ changed between steps")
+
+
+def grads_eval(got, _expected, args) -> Verdict:
+    reply, a = got["momentum.steps"], args["momentum.steps"]
+    if student_error(reply):
+        return fail(f"Momentum: {student_error(reply)}")
+    for s, grads in enumerate(a["grads"]):
+        for name, g in zip(("ga", "gb"), grads, strict=True):
+            after = array(reply, "steps", s, name)
+            if not (same_shape(after, g) and np.array_equal(after, g)):
+                return fail("Momentum.step modified the gradients of model.grads(): it must only update the "
+                            "parameters (and its velocities).")
+    return _steps(reply, a, range(len(LRS)), "this test counts once the steps are right")
+
+
+def float32_eval(got, _expected, args) -> Verdict:
+    reply = got["momentum.float32"]
+    for s in range(len(LRS)):
         for name in ("a", "b"):
-            arr = got[f"{name}{s}"]
-            if arr.dtype != np.float32:
-                return Verdict(False, f"Momentum.step turned float32 parameters into {arr.dtype}: update them in "
-                                      "place, and keep the velocities of the parameters' dtype (np.zeros_like).")
-            if not np.all(np.isfinite(arr)):
-                return Verdict(False, "Momentum.step on float32 parameters gave NaN or inf.")
-    return PASS
+            arr = array(reply, "steps", s, name)
+            if arr is not None and arr.dtype != np.float32:
+                return fail(f"Momentum.step turned float32 parameters into {arr.dtype}: update them in place, and "
+                            "keep the velocities of the parameters' dtype (np.zeros_like).")
+    a = {**args["momentum.float32"]}
+    a["a"], a["b"] = a["a"].astype(np.float32), a["b"].astype(np.float32)
+    a["grads"] = [[g.astype(np.float32) for g in grads] for grads in a["grads"]]
+    return _steps(reply, a, range(len(LRS)), "float32", rtol=1e-4)
 
 
-POINTS = {"steps": 4, "lr": 1, "grads": 1, "float32": 1}
+def momentum_part() -> Part:
+    probes = [Probe("momentum.steps", "momentum", make_args, reference=False),
+              Probe("momentum.float32", "momentum", lambda rng: make_args(rng, "float32"), reference=False)]
+    checks = [Check("momentum.steps", "Momentum.step follows v ← μ·v + g, θ ← θ − λ·v for every parameter",
+                    POINTS["steps"], ("momentum.steps",), CELL, steps_eval),
+              Check("momentum.lr", "Momentum.step uses the current learning rate", POINTS["lr"], ("momentum.steps",),
+                    CELL, lr_eval),
+              Check("momentum.grads", "Momentum.step leaves the gradients unchanged", POINTS["grads"],
+                    ("momentum.steps",), CELL, grads_eval),
+              Check("momentum.float32", "Momentum keeps float32 parameters float32", POINTS["float32"],
+                    ("momentum.float32",), CELL, float32_eval)]
+    return Part("momentum", "Momentum", probes, checks)
 
 
-def momentum_table() -> tuple[list[ProbeSpec], list[Check]]:
-    probes = [ProbeSpec("Momentum.steps", "Momentum", inputs), ProbeSpec("Momentum.float32", "Momentum", inputs)]
-    values = ("Momentum.step follows v ← μ·v + g, θ ← θ − λ·v for every parameter",)
-    checks = [Check(values[0], POINTS["steps"], "Momentum.steps", _steps_eval(range(FIXED_LR_STEPS), "fixed λ")),
-              Check("Momentum.step uses the current learning rate", POINTS["lr"], "Momentum.steps",
-                    _steps_eval(range(FIXED_LR_STEPS, len(LRS)), "λ changed between steps")),
-              Check("Momentum.step leaves the gradients unchanged", POINTS["grads"], "Momentum.steps", grads_eval,
-                    values),
-              Check("Momentum keeps float32 parameters float32", POINTS["float32"], "Momentum.float32", float32_eval,
-                    values)]
-    return probes, checks
+__all__ = ["Verdict", "momentum_part"]

@@ -1,25 +1,39 @@
-"""Import the hidden autograder's verdicts into nbgrader's gradebook (after ``nbgrader autograde``).
+"""The hidden autograder's verdicts as the scores of nbgrader's test cells (after ``nbgrader autograde``).
 
-For one student: run the hidden autograder (``autograder.grade.grade_submission``) on
-``submitted/<student>/<assignment>/``, keep its results in ``<course>/hidden/<student>.json``, and
-for every test cell of ``hidden_map.HIDDEN_MAP`` write the derived score as the grade's
-``manual_score`` (nbgrader's ``Grade.score`` prefers it to ``auto_score``, so totals, feedback and
-export show it). A note per cell goes into the comment of the solution cell the test cell follows
-(nbgrader keeps comments on solution cells only), after a marker line: the instructor's own comment
-above the marker is kept, our block is replaced at each import.
+For one student: grade ``submitted/<student>/<assignment>/`` with the hidden autograder
+(``autograder.grade.grade_submission``, the same grading as ``python -m autograder grade``), keep
+its results in ``<course>/hidden/<student>.json``, and write every autograded test cell's score,
+derived from its checks (:mod:`.hidden_map`), as the grade's ``manual_score``: nbgrader's
+``Grade.score`` prefers it to ``auto_score``, so totals, feedback and export show it. A cell whose
+checks were not graded in this run (the MNIST targets without MNIST) is marked as needing a grade
+(``needs_manual_grade``) with no score written, so the export shows it pending, never a zero.
+
+A note per cell goes into the comment of the solution cell the test cell follows (nbgrader keeps
+comments on solution cells only), after a marker line: the instructor's own comment above the
+marker is kept, our block is replaced at each import.
+
+When the grader cannot grade the submission at all (no sandbox, an overloaded machine), nothing
+is written and :class:`NotGradedError` says why.
 """
 
 from __future__ import annotations
 
 import os
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
 
-from .hidden_map import HIDDEN_MAP, MARKER, NBGRADER_ONLY, derive
+from .hidden_map import MARKER, cell_map, derive
 from .layout import Course, source_notebooks
+
+
+class NotGradedError(RuntimeError):
+    """The hidden autograder could not grade this submission: no score was written."""
+
+    def __init__(self, student: str, reason: dict) -> None:
+        super().__init__(f"{student}: not graded: {reason['reason']} {reason.get('detail', '')}".strip())
+        self.retry = bool(reason.get("retry"))
 
 
 @dataclass(frozen=True)
@@ -45,27 +59,28 @@ def autograded_cells(solutions: Path) -> list[GradedCell]:
 
 
 def mapped_cells(course: Course) -> list[GradedCell]:
-    """The course's test cells scored from the hidden suite; [] for a course the map does not
-    describe (no cell of it mapped). Raises when the map misses some of the course's cells."""
-    cells = autograded_cells(course.solutions)
-    mapped = [c for c in cells if (c.notebook, c.grade_id) in HIDDEN_MAP]
+    """The course's test cells scored from the hidden suite; [] for a course the check table does not
+    describe (none of its cells is scored by a check). Raises when some of its cells are not."""
+    cells, scored = autograded_cells(course.solutions), cell_map()
+    mapped = [c for c in cells if (c.notebook, c.grade_id) in scored]
     if not mapped:
         return []
-    missing = [f"{c.notebook}/{c.grade_id}" for c in cells
-               if (c.notebook, c.grade_id) not in HIDDEN_MAP and (c.notebook, c.grade_id) not in NBGRADER_ONLY]
+    missing = [f"{c.notebook}/{c.grade_id}" for c in cells if (c.notebook, c.grade_id) not in scored]
     if missing:
-        raise ValueError(f"test cells missing from autograder/instructor/hidden_map.py: {', '.join(missing)}")
+        raise ValueError(f"test cells that no check scores (autograder/checks): {', '.join(missing)}")
     return mapped
 
 
-def run_hidden(course: Course, student: str, mnist_dir: Path | None, timeout: float = 20.0) -> dict:
+def run_hidden(course: Course, student: str, mnist_dir: Path | None) -> dict:
     """The hidden autograder's results for the student's submitted notebooks, also saved as JSON."""
     os.environ.setdefault("AUTOGRADER_SOLUTIONS", str(course.solutions))  # the reference the grader loads
     from autograder.grade import grade_submission
-    from autograder.results import write_atomic
+    from autograder.results import is_graded, write_atomic
 
-    results = grade_submission(course.folder("submitted", student), timeout=timeout, mnist_dir=mnist_dir)
+    results = grade_submission(course.folder("submitted", student), mnist_dir=mnist_dir)
     write_atomic(course.root / "hidden" / f"{student}.json", results)
+    if not is_graded(results):
+        raise NotGradedError(student, results["extra_data"]["not_graded"])
     return results
 
 
@@ -73,16 +88,17 @@ def write_scores(course: Course, student: str, results: dict, cells: list[Graded
     """Derived scores into the gradebook; returns (notebook, grade_id) -> score written."""
     from nbgrader.api import Gradebook, MissingEntry
 
+    scored = cell_map()
     written, notes = {}, {}
     with Gradebook(f"sqlite:///{course.gradebook}") as gb:
         for cell in cells:
             grade = gb.find_grade(cell.grade_id, cell.notebook, course.assignment, student)
-            derived = derive(grade.max_score, HIDDEN_MAP[cell.notebook, cell.grade_id], results)
-            if derived is None:  # not graded in this run (MNIST with --no-mnist): nbgrader's score stands
-                grade.manual_score = None
-                note = f"not graded by the hidden autograder in this run; nbgrader's score {grade.auto_score:g} stands"
+            derived = derive(scored[cell.notebook, cell.grade_id], results)
+            if derived is None:  # not graded in this run (MNIST): pending, not a score
+                grade.manual_score, grade.needs_manual_grade = None, True
+                note = "not graded yet (the MNIST targets need MNIST: run import-hidden with it)"
             else:
-                grade.manual_score, note = derived
+                (grade.manual_score, note), grade.needs_manual_grade = derived, False
                 written[cell.notebook, cell.grade_id] = derived[0]
             if cell.solution:
                 notes.setdefault((cell.notebook, cell.solution), []).append(f"* `{cell.grade_id}`: {note}")
@@ -100,16 +116,18 @@ def write_scores(course: Course, student: str, results: dict, cells: list[Graded
     return written
 
 
-def import_hidden(course: Course, student: str, mnist_dir: Path | None, timeout: float = 20.0) -> str:
+def import_hidden(course: Course, student: str, mnist_dir: Path | None) -> str:
     """Run the hidden suite for one student and write its scores; a one-line summary."""
+    import time
+
     cells = mapped_cells(course)
     if not cells:
-        return f"{student}: no test cell of this course is in hidden_map.py, nbgrader's scores stand"
+        return f"{student}: no test cell of this course is scored by a check, nbgrader's scores stand"
     start = time.perf_counter()
-    results = run_hidden(course, student, mnist_dir, timeout)
+    results = run_hidden(course, student, mnist_dir)
     written = write_scores(course, student, results, cells)
     total = sum(written.values())
     possible = sum(c.points for c in cells if (c.notebook, c.grade_id) in written)
     return (f"{student}: hidden autograder {results['score']:g}/{results['max_score']:g} -> "
             f"{total:g}/{possible:g} points in {len(written)} nbgrader cells "
-            f"({time.perf_counter() - start:.1f} s){'' if mnist_dir else ', MNIST not graded'}")
+            f"({time.perf_counter() - start:.1f} s){'' if mnist_dir else ', MNIST targets pending'}")

