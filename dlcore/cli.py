@@ -10,6 +10,7 @@ import argparse
 import json
 import statistics
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,7 @@ import numpy as np
 from dlcore.data.mnist import DATASETS
 from dlcore.errors import DataError
 from dlcore.models import MODELS, MissingModuleError, build_model
+from dlcore.module import Sequential
 from dlcore.notebook_loader import NotebookLoadError, load_implementation, notebook_paths
 from dlcore.optim import Adam, cosine
 from dlcore.train import SGD, EpochStats, fit
@@ -52,15 +54,42 @@ def _impl_path(impl: Path | None) -> Path:
     return Path.cwd()
 
 
-def _train(args: argparse.Namespace) -> int:
-    from dlcore.data import load_dataset, one_hot
+def recipe(model: str, **overrides: int | float | str | None) -> dict[str, int | float | str]:
+    """The training settings of ``model`` (``epochs``, ``lr``, ``batch_size``, ``optimizer``, ``schedule``):
+    :data:`DEFAULTS` with the ``overrides`` that are not None."""
+    unknown = set(overrides) - set(DEFAULTS[model])
+    if unknown:
+        raise TypeError(f"recipe: unknown settings {sorted(unknown)}")
+    return {**DEFAULTS[model], **{key: value for key, value in overrides.items() if value is not None}}
 
-    defaults = DEFAULTS[args.model]
-    epochs = args.epochs if args.epochs is not None else defaults["epochs"]
-    lr = args.lr if args.lr is not None else defaults["lr"]
-    batch_size = args.batch_size if args.batch_size is not None else defaults["batch_size"]
-    optimizer_name = args.optimizer or defaults["optimizer"]
-    schedule_name = args.schedule or defaults["schedule"]
+
+def train_recipe(model: Sequential, criterion, rng: np.random.Generator, data, settings: dict,
+                 progress: bool = False, on_epoch: Callable[[EpochStats], None] | None = None) -> list[EpochStats]:
+    """Train ``model`` as ``python -m dlcore train`` does: :func:`dlcore.fit` with the optimizer, learning
+    rate, schedule, epochs and batch size of ``settings`` (a :func:`recipe`), shuffling with ``rng``.
+
+    ``model`` and ``criterion`` come from :func:`dlcore.models.build_model` called with the same
+    ``rng`` (the CLI seeds one generator for the initial weights, then the shuffles). ``data`` has
+    ``x_train (N, 784)`` pixels and ``y_train (N,)`` labels, ``x_test`` and ``y_test`` likewise (a
+    :class:`dlcore.data.MNIST`). Returns the history, one :class:`EpochStats` per epoch.
+    """
+    from dlcore.data import one_hot
+
+    t_train = one_hot(data.y_train, 10, dtype=data.x_train.dtype)
+    epochs, lr = int(settings["epochs"]), float(settings["lr"])
+    schedule = cosine(lr, epochs) if settings["schedule"] == "cosine" else None
+    return fit(model, criterion, OPTIMIZERS[settings["optimizer"]](model, lr), data.x_train, t_train, data.x_test,
+               data.y_test, epochs=epochs, batch_size=int(settings["batch_size"]), rng=rng, progress=progress,
+               on_epoch=on_epoch, schedule=schedule)
+
+
+def _train(args: argparse.Namespace) -> int:
+    from dlcore.data import load_dataset
+
+    settings = recipe(args.model, epochs=args.epochs, lr=args.lr, batch_size=args.batch_size,
+                      optimizer=args.optimizer, schedule=args.schedule)
+    epochs, lr, batch_size = settings["epochs"], settings["lr"], settings["batch_size"]
+    optimizer_name, schedule_name = settings["optimizer"], settings["schedule"]
     dtype = np.dtype(args.dtype)
 
     impl_path = _impl_path(args.impl)
@@ -74,10 +103,8 @@ def _train(args: argparse.Namespace) -> int:
         failed = [e for e in impl.__notebook_errors__ if "NotImplementedError" not in e.message]
         raise (NotebookLoadError(f"{failed[0]} (so: {exc})") if failed else exc) from None
     mnist = load_dataset(args.dataset, args.data, dtype=dtype)
-    t_train = one_hot(mnist.y_train, 10, dtype=dtype)
 
     log = sys.stderr if args.json else sys.stdout
-    schedule = cosine(lr, epochs) if schedule_name == "cosine" else None
     print(f"{args.model} on {args.dataset}: {epochs} epochs, {optimizer_name} lr {lr} ({schedule_name}), "
           f"batch {batch_size}, {dtype}, seed {args.seed}, modules from {impl_path}", file=log)
     print(f"{'epoch':>5}  {'train loss':>10}  {'test errors':>11}  {'seconds':>7}", file=log)
@@ -86,9 +113,7 @@ def _train(args: argparse.Namespace) -> int:
         print(f"{stats.epoch:>5}  {stats.train_loss:>10.4f}  {stats.test_errors:>11d}  {stats.seconds:>7.2f}",
               file=log, flush=True)
 
-    history = fit(model, criterion, OPTIMIZERS[optimizer_name](model, lr), mnist.x_train, t_train, mnist.x_test,
-                  mnist.y_test, epochs=epochs, batch_size=batch_size, rng=rng, progress=not args.no_progress,
-                  on_epoch=report, schedule=schedule)
+    history = train_recipe(model, criterion, rng, mnist, settings, progress=not args.no_progress, on_epoch=report)
     last = history[-1]
     summary = {
         "dataset": args.dataset, "model": args.model, "epochs": epochs, "lr": lr, "batch_size": batch_size,

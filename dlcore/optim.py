@@ -56,12 +56,14 @@ class Adam:
         self.t = 0
         self.m: list[np.ndarray] = []
         self.v: list[np.ndarray] = []
+        self._scratch: list[np.ndarray] = []  # one work array per parameter: no temporaries per step
 
     def step(self) -> None:
         params, grads = self.model.params(), self.model.grads()
         if not self.m:  # lazily: the moments take the shapes and dtypes of the parameters
             self.m = [np.zeros_like(p) for p in params]
             self.v = [np.zeros_like(p) for p in params]
+            self._scratch = [np.empty_like(p) for p in params]
         if len(params) != len(self.m):
             raise ValueError(f"the model has {len(params)} parameters, Adam was started with {len(self.m)}")
         beta1, beta2 = self.betas
@@ -69,15 +71,23 @@ class Adam:
         # Folding both corrections into the step size is the paper's cheaper equivalent form,
         # except that ε is then scaled by √(1 − β2^t); dividing explicitly keeps the formula above.
         c1, c2 = 1 - beta1 ** self.t, 1 - beta2 ** self.t
-        for p, g, m, v in zip(params, grads, self.m, self.v, strict=True):
+        for p, g, m, v, work in zip(params, grads, self.m, self.v, self._scratch, strict=True):
             if self.weight_decay:
                 g = g + self.weight_decay * p  # a new array: the module's gradient stays ∂θ
+            # The formulas above, in place (Python-float scalars keep the dtype of p, NumPy 2 rules):
             m *= beta1
-            m += (1 - beta1) * g
+            np.multiply(g, 1 - beta1, out=work)
+            m += work                                  # m = β1·m + (1 − β1)·g
             v *= beta2
-            v += (1 - beta2) * g * g
-            # Python-float scalars keep the dtype of p (NumPy 2 promotion rules).
-            p -= self.lr * (m / c1) / (np.sqrt(v / c2) + self.eps)
+            np.multiply(g, g, out=work)
+            work *= 1 - beta2
+            v += work                                  # v = β2·v + (1 − β2)·g²
+            np.divide(v, c2, out=work)
+            np.sqrt(work, out=work)
+            work += self.eps                           # √v̂ + ε
+            np.divide(m, work, out=work)
+            work *= self.lr / c1                       # λ·m̂ / (√v̂ + ε)
+            p -= work
 
 
 def step_decay(lr0: float, factor: float, every: int) -> Schedule:

@@ -91,7 +91,7 @@ PARTS = {
     "test_targets.py": ("part3", "part4"), "test_mnist.py": ("part3", "part4"),
     "test_activations.py": ("part4",), "test_log_softmax.py": ("part4",), "test_pooling.py": ("part4",),
     "test_im2col.py": ("part4",), "test_reshape.py": ("part4",), "test_modes.py": ("part4",),
-    "test_optim.py": ("part4",),
+    "test_optim.py": ("part4",), "test_bench_cnn.py": ("part4",),
 }
 
 

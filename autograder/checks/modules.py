@@ -124,8 +124,11 @@ def _conv_alternatives(case: ModuleCase, slot: str | int) -> list:
     (w, b), c = case.params, {k: int(v) for k, v in case.config.items()}
 
     def correlate(kernel: np.ndarray) -> np.ndarray:  # (N, C_in, H, W) -> (N, C_out, H_out, W_out)
-        cols = im2col(case.x, c["k"], c["k"], c["stride"], c["padding"])  # (N, H_out, W_out, C_in·k·k)
-        return (cols @ kernel.reshape(len(kernel), -1).T + b).transpose(0, 3, 1, 2)
+        n, _, h, w = case.x.shape
+        h_out, w_out = (conv_output_size(size, c["k"], c["stride"], c["padding"]) for size in (h, w))
+        cols = im2col(case.x, c["k"], c["k"], c["stride"], c["padding"])  # (N·H_out·W_out, C_in·k·k)
+        y = cols @ kernel.reshape(len(kernel), -1).T + b  # one row per output pixel
+        return y.reshape(n, h_out, w_out, -1).transpose(0, 3, 1, 2)
 
     return [(correlate(w[..., ::-1, ::-1]), "the kernel seems flipped (a true convolution). Conv2d computes a "
                                             "cross-correlation, as every framework does: y = Σ W · receptive field "

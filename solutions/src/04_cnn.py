@@ -439,33 +439,38 @@ assert np.allclose(model.theta, [0.675, -2.0]), "with a zero gradient the veloci
 #
 # **As a matrix product.** Loops over $n, o, i, j$ in Python would be far too slow. Instead,
 # `im2col(x, k, k, s, p)` copies every **receptive field** $\tilde{x}_{n,:,is:is+k,js:js+k}$ into a
-# row of length $C_\text{in} k^2$, in $(c, u, v)$ order: `cols` has shape
-# $(N, H_\text{out}, W_\text{out}, C_\text{in} k^2)$. Reshaping the kernels to a matrix
-# $W_m$ of shape $(C_\text{out}, C_\text{in} k^2)$ in the same order, the sum above is a dot product
-# of a row of `cols` with a row of $W_m$, so the whole layer is
+# row of length $C_\text{in} k^2$, in $(c, u, v)$ order: `cols` is a matrix $X_c$ with **one row per
+# output pixel**, of shape $(N H_\text{out} W_\text{out},\ C_\text{in} k^2)$, its rows in the order
+# $(n, i, j)$: sample by sample, and within a sample row by row of the output, as a `reshape` of an
+# array $(N, H_\text{out}, W_\text{out}, \dots)$ orders them. Reshaping the kernels to a matrix
+# $W_m$ of shape $(C_\text{out}, C_\text{in} k^2)$ in the same $(c, u, v)$ order, the sum above is a
+# dot product of a row of `cols` with a row of $W_m$, so the whole layer is one matrix product,
 #
-# $$Y = \texttt{cols}\; W_m^\top + b \quad (N, H_\text{out}, W_\text{out}, C_\text{out}),$$
+# $$Y = \texttt{cols}\; W_m^\top + b \quad (N H_\text{out} W_\text{out},\ C_\text{out}),$$
 #
-# transposed to $(N, C_\text{out}, H_\text{out}, W_\text{out})$. In other words a convolution is a
-# `Linear` layer applied to every receptive field, with the same weights at every position. The
-# price is memory: each pixel is copied into up to $k^2$ rows. Read the docstring of
-# `dlcore.im2col` for the layout.
+# one row per output pixel, one column per output channel: reshaped to
+# $(N, H_\text{out}, W_\text{out}, C_\text{out})$ and transposed to $(N, C_\text{out}, H_\text{out},
+# W_\text{out})$. In other words a convolution is a `Linear` layer applied to every receptive field,
+# with the same weights at every position. The price is memory: each pixel is copied into up to
+# $k^2$ rows. (How `cols` is laid out in memory is `im2col`'s business, for speed: it fills it one
+# column at a time, and `@` takes it as it is. Its docstring says more.)
 
 # %% kind="readonly" grade_id="im2col_demo"
 x = np.arange(16.0).reshape(1, 1, 4, 4)  # one 4×4 image, pixels numbered 0..15
 cols = im2col(x, 3, 3)  # 3×3 windows, stride 1, no padding: a 2×2 output
 print("image:\n", x[0, 0])
-print("cols shape:", cols.shape, "(N, H_out, W_out, C_in·k·k)")
-print("receptive field of output pixel (0, 1):", cols[0, 0, 1])
+print("cols shape:", cols.shape, "(N·H_out·W_out, C_in·k·k): one row per output pixel")
+print("row 1, the receptive field of output pixel (0, 1):", cols[1])
 print("output size of 28 + 2·2 padding, k = 5, stride 1:", conv_output_size(28, 5, 1, 2))
 
 # %% [markdown]
 # ### Derivation (manually graded)
 #
 # Let $G$ = `grad_output`, of shape $(N, C_\text{out}, H_\text{out}, W_\text{out})$, transposed to
-# $(N, H_\text{out}, W_\text{out}, C_\text{out})$ and seen as a matrix $G_m$ with one row per output
-# pixel, and `cols` seen as a matrix $X_c$ with the matching rows. Using $Y = X_c W_m^\top + b$ and
-# part 1's derivation of `Linear`, show that
+# $(N, H_\text{out}, W_\text{out}, C_\text{out})$ and reshaped to a matrix $G_m$ of shape
+# $(N H_\text{out} W_\text{out}, C_\text{out})$: one row per output pixel, in the order of the rows
+# of `cols` $= X_c$ (the reverse of what `fprop` did to $Y$). Using $Y = X_c W_m^\top + b$ and part
+# 1's derivation of `Linear`, show that
 #
 # $$\frac{\partial C}{\partial W_m} = G_m^\top X_c, \qquad
 #   \frac{\partial C}{\partial b_o} = \sum_{n,i,j} G_{n,o,i,j}, \qquad
@@ -512,7 +517,9 @@ print("output size of 28 + 2·2 padding, k = 5, stride 1:", conv_output_size(28,
 # `self.grad_W` (shape of `W`) and `self.grad_b` (shape of `b`) and returns the gradient w.r.t. the
 # input (shape of `self.z`), or `None` when `self.input_grad` is False, as in your `Linear`: the first
 # convolution of the CNN sees the pixels, whose gradient nobody needs. Use `reshape` and `transpose`,
-# no Python loop over pixels or samples.
+# no Python loop over pixels or samples: `fprop` turns the rows of $Y$ into images
+# (`conv_output_size` gives $H_\text{out}$ and $W_\text{out}$), `bprop` turns `grad_output` back
+# into the rows $G_m$.
 
 # %% kind="solution" grade_id="conv2d"
 class Conv2d(Module):
@@ -529,22 +536,26 @@ class Conv2d(Module):
     def fprop(self, z):
         """``z (N, C_in, H, W) -> (N, C_out, H_out, W_out)``; caches ``self.z`` and ``self.cols``."""
         ### BEGIN SOLUTION
+        n, _, h, w = z.shape
+        h_out = conv_output_size(h, self.k, self.stride, self.padding)
+        w_out = conv_output_size(w, self.k, self.stride, self.padding)
         self.z = z
-        self.cols = im2col(z, self.k, self.k, self.stride, self.padding)  # (N, H_out, W_out, C_in·k·k)
-        y = self.cols @ self.W.reshape(len(self.W), -1).T + self.b  # (N, H_out, W_out, C_out)
-        return y.transpose(0, 3, 1, 2)
+        self.cols = im2col(z, self.k, self.k, self.stride, self.padding)  # (N·H_out·W_out, C_in·k·k)
+        y = self.cols @ self.W.reshape(len(self.W), -1).T + self.b  # (N·H_out·W_out, C_out)
+        return y.reshape(n, h_out, w_out, -1).transpose(0, 3, 1, 2)
         ### END SOLUTION
 
     def bprop(self, grad_output):
         """``grad_output (N, C_out, H_out, W_out) -> grad_input (N, C_in, H, W)``; sets ``grad_W``, ``grad_b``."""
         ### BEGIN SOLUTION
         c_out = len(self.W)
-        g = grad_output.transpose(0, 2, 3, 1)  # (N, H_out, W_out, C_out), like the rows of cols
-        self.grad_W = (g.reshape(-1, c_out).T @ self.cols.reshape(-1, self.cols.shape[-1])).reshape(self.W.shape)
+        g = grad_output.transpose(0, 2, 3, 1)  # (N, H_out, W_out, C_out), in the order of the rows of cols
+        g_m = g.reshape(-1, c_out)  # G_m: (N·H_out·W_out, C_out)
+        self.grad_W = (self.cols.T @ g_m).T.reshape(self.W.shape)  # X_cᵀ G_m = ∂C/∂W_mᵀ, as in Linear
         self.grad_b = g.sum(axis=(0, 1, 2))
         if not self.input_grad:  # the input is the data: its gradient would be thrown away
             return None
-        return col2im(g @ self.W.reshape(c_out, -1), self.z.shape, self.k, self.k, self.stride, self.padding)
+        return col2im(g_m @ self.W.reshape(c_out, -1), self.z.shape, self.k, self.k, self.stride, self.padding)
         ### END SOLUTION
 
     def params(self):

@@ -1,4 +1,5 @@
-"""im2col against naive loops, col2im as its exact adjoint, and a convolution as one matmul."""
+"""im2col against naive loops, col2im as its exact adjoint (for both memory orders of its argument),
+and a convolution as one matmul."""
 
 import numpy as np
 import pytest
@@ -13,6 +14,10 @@ CASES = [
     (2, 4, 6, 7, 1, 1, 1, 0),
     (1, 3, 8, 8, 2, 2, 2, 0),   # pooling-like: no overlap
     (2, 2, 11, 6, 4, 3, 3, 1),  # stride that does not divide the padded size
+    (3, 2, 9, 10, 2, 2, 3, 0),  # stride larger than the kernel: pixels no field reads
+    (2, 1, 1, 3, 3, 3, 1, 1),   # a one-pixel-high image: two of the kernel's rows read only padding
+    (1, 1, 2, 2, 3, 3, 2, 1),   # one output pixel, reading the padding on two sides
+    (7, 3, 6, 6, 3, 3, 1, 1),   # several of col2im's sample chunks when the chunk is small
 ]
 
 
@@ -25,7 +30,7 @@ def naive_im2col(x, kh, kw, stride, padding):
         for i in range(oh):
             for j in range(ow):
                 out[b, i, j] = xp[b, :, i * stride:i * stride + kh, j * stride:j * stride + kw].ravel()
-    return out
+    return out.reshape(n * oh * ow, c * kh * kw)  # one row per output pixel, (n, i, j) in row-major order
 
 
 def naive_conv(x, weight, bias, stride, padding):
@@ -49,26 +54,62 @@ def test_im2col_matches_naive_loop(case):
     n, c, h, w, kh, kw, s, p = case
     x = np.random.default_rng(0).standard_normal((n, c, h, w))
     cols = im2col(x, kh, kw, s, p)
-    assert cols.shape == (n, conv_output_size(h, kh, s, p), conv_output_size(w, kw, s, p), c * kh * kw)
+    assert cols.shape == (n * conv_output_size(h, kh, s, p) * conv_output_size(w, kw, s, p), c * kh * kw)
     np.testing.assert_array_equal(cols, naive_im2col(x, kh, kw, s, p))
 
 
+def test_im2col_of_a_non_contiguous_input():
+    # The CNN's activations are transposed views (the convolution's output is (N, C_out, oh, ow) of a
+    # row-major (N·oh·ow, C_out) product): im2col reads any strides.
+    x = np.random.default_rng(5).standard_normal((3, 6, 7, 4)).transpose(0, 3, 1, 2)  # (3, 4, 6, 7), C innermost
+    np.testing.assert_array_equal(im2col(x, 3, 2, 2, 1), naive_im2col(x, 3, 2, 2, 1))
+
+
+def naive_col2im(cols, x_shape, kh, kw, stride, padding):
+    """The adjoint by its definition: every entry of cols added to the pixel it was read from."""
+    n, c, h, w = x_shape
+    oh, ow = conv_output_size(h, kh, stride, padding), conv_output_size(w, kw, stride, padding)
+    xp = np.zeros((n, c, h + 2 * padding, w + 2 * padding), dtype=cols.dtype)
+    fields = cols.reshape(n, oh, ow, c, kh, kw)
+    for b in range(n):
+        for i in range(oh):
+            for j in range(ow):
+                xp[b, :, i * stride:i * stride + kh, j * stride:j * stride + kw] += fields[b, i, j]
+    return xp[:, :, padding:padding + h, padding:padding + w]
+
+
+@pytest.mark.parametrize("order", ["C", "F"], ids=["row-major", "im2col-order"])
 @pytest.mark.parametrize("case", CASES)
-def test_col2im_is_the_adjoint_of_im2col(case):
+def test_col2im_is_the_adjoint_of_im2col(case, order):
+    """Both memory orders: im2col's own (column-major) and that of a product g @ W (row-major)."""
     n, c, h, w, kh, kw, s, p = case
     rng = np.random.default_rng(1)
     x = rng.standard_normal((n, c, h, w))
-    y = rng.standard_normal(im2col(x, kh, kw, s, p).shape)
+    y = np.asarray(rng.standard_normal(im2col(x, kh, kw, s, p).shape), order=order)
+    assert y.flags.f_contiguous if order == "F" else y.flags.c_contiguous
     back = col2im(y, x.shape, kh, kw, s, p)
     assert back.shape == x.shape
     lhs, rhs = np.vdot(im2col(x, kh, kw, s, p), y), np.vdot(x, back)
     assert abs(lhs - rhs) <= 1e-10 * max(1.0, abs(lhs))
+    np.testing.assert_allclose(back, naive_col2im(y, x.shape, kh, kw, s, p), rtol=1e-12, atol=1e-12)
+    assert not np.shares_memory(back, y)
 
 
-def test_col2im_counts_overlaps():
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_col2im_in_small_chunks(monkeypatch, order):
+    # Row-major col2im sums a few samples at a time: chunks of one sample must give the same image.
+    monkeypatch.setattr("dlcore.im2col._CHUNK_BYTES", 1)
+    n, c, h, w, kh, kw, s, p = CASES[-1]
+    y = np.asarray(np.random.default_rng(6).standard_normal((n * h * w, c * kh * kw)), order=order)
+    np.testing.assert_allclose(col2im(y, (n, c, h, w), kh, kw, s, p), naive_col2im(y, (n, c, h, w), kh, kw, s, p),
+                               rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_col2im_counts_overlaps(order):
     # col2im of ones = how many receptive fields read each pixel.
     x_shape = (1, 1, 4, 4)
-    counts = col2im(np.ones((1, 3, 3, 4)), x_shape, 2, 2, stride=1)
+    counts = col2im(np.ones((9, 4), order=order), x_shape, 2, 2, stride=1)
     np.testing.assert_array_equal(counts[0, 0], [[1, 2, 2, 1], [2, 4, 4, 2], [2, 4, 4, 2], [1, 2, 2, 1]])
 
 
@@ -77,7 +118,8 @@ def test_convolution_as_matmul_matches_naive(case):
     n, c, h, w, kh, kw, s, p = case
     rng = np.random.default_rng(2)
     x, weight, bias = rng.standard_normal((n, c, h, w)), rng.standard_normal((4, c, kh, kw)), rng.standard_normal(4)
-    y = (im2col(x, kh, kw, s, p) @ weight.reshape(4, -1).T + bias).transpose(0, 3, 1, 2)
+    oh, ow = conv_output_size(h, kh, s, p), conv_output_size(w, kw, s, p)
+    y = (im2col(x, kh, kw, s, p) @ weight.reshape(4, -1).T + bias).reshape(n, oh, ow, 4).transpose(0, 3, 1, 2)
     np.testing.assert_allclose(y, naive_conv(x, weight, bias, s, p), rtol=1e-12, atol=1e-12)
 
 
@@ -86,6 +128,15 @@ def test_dtype_is_kept():
     cols = im2col(x, 3, 3, 1, 1)
     assert cols.dtype == np.float32
     assert col2im(cols, x.shape, 3, 3, 1, 1).dtype == np.float32
+    assert col2im(np.ascontiguousarray(cols), x.shape, 3, 3, 1, 1).dtype == np.float32
+
+
+def test_im2col_returns_a_new_array():
+    x = np.random.default_rng(3).standard_normal((2, 2, 5, 5))
+    cols = im2col(x, 1, 1)  # 1×1 kernels: every entry is a pixel, still copied
+    assert not np.shares_memory(cols, x)
+    cols[...] = 0.0
+    assert np.all(x != 0.0)
 
 
 def test_sizes_are_checked():
@@ -94,4 +145,6 @@ def test_sizes_are_checked():
     with pytest.raises(ValueError, match="does not fit"):
         conv_output_size(2, 5)
     with pytest.raises(ValueError, match="expected"):
-        col2im(np.zeros((1, 2, 2, 9)), (1, 1, 5, 5), 3, 3)
+        col2im(np.zeros((4, 9)), (1, 1, 5, 5), 3, 3)  # a 3×3 kernel on 5×5 has 9 output pixels, not 4
+    with pytest.raises(ValueError, match="expected"):
+        col2im(np.zeros((1, 3, 3, 9)), (1, 1, 5, 5), 3, 3)  # the former 4-D layout

@@ -1,10 +1,12 @@
-"""MaxPool2d against a naive loop over windows: values, first-max routing, overlaps, padding."""
+"""MaxPool2d against a naive loop over windows: values, first-max routing, overlaps, padding; both of its
+ways (blocks side by side when stride == k, window offsets otherwise), for any memory order of the input."""
 
 import numpy as np
 import pytest
 
 from dlcore import MaxPool2d, gradcheck
 from dlcore.im2col import conv_output_size
+from dlcore.pooling import blocks
 
 # (N, C, H, W, k, stride, padding): side by side, overlapping (stride < k), uneven sizes, padding.
 CASES = [
@@ -60,6 +62,67 @@ def test_ties_go_to_the_first_maximum(case):
     rng = np.random.default_rng(1)
     z = np.maximum(rng.integers(-2, 2, (n, c, h, w)), 0).astype(np.float64)  # many ties, as after ReLU
     assert_matches_naive(z, k, stride, padding, rng)
+
+
+# stride == k: the blocks of a reshape. (N, C, H, W, k, padding): sizes k divides, sizes it does not
+# (the last rows and columns belong to no block), k = 1 and 3, padding.
+BLOCK_CASES = [
+    (2, 3, 8, 8, 2, 0),
+    (3, 2, 7, 9, 2, 0),
+    (2, 2, 9, 11, 3, 0),
+    (1, 3, 5, 4, 1, 0),
+    (2, 2, 7, 6, 2, 1),
+    (2, 1, 10, 8, 3, 1),
+    (100, 8, 28, 28, 2, 0),  # the CNN's first pooling
+]
+LAYOUTS = {  # the same (N, C, H, W) values in three memory orders: C order, channels last, channels first
+    "nchw": lambda z: z,
+    "nhwc": lambda z: np.ascontiguousarray(z.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2),
+    "cnhw": lambda z: np.ascontiguousarray(z.transpose(1, 0, 2, 3)).transpose(1, 0, 2, 3),
+}
+
+
+@pytest.mark.parametrize("layout", sorted(LAYOUTS))
+@pytest.mark.parametrize("ties", [False, True], ids=["distinct", "ties"])
+@pytest.mark.parametrize("case", BLOCK_CASES, ids=lambda c: "N{}-C{}-{}x{}-k{}-p{}".format(*c))
+def test_blocks_against_naive_loops(case, ties, layout):
+    n, c, h, w, k, padding = case
+    rng = np.random.default_rng(sum(case))
+    z = rng.standard_normal((n, c, h, w))
+    if ties:  # ReLU's zeros (whole blocks of them) and equal positive values
+        z = np.maximum(np.round(z), 0)
+    z = LAYOUTS[layout](z)
+    assert_matches_naive(z, k, k, padding, rng)
+    module = MaxPool2d(k, k, padding)
+    module.fprop(z)
+    assert module.mask is not None and module.mask.shape == (n, c, h + 2 * padding, w + 2 * padding)
+    out_h, out_w = conv_output_size(h, k, k, padding), conv_output_size(w, k, k, padding)
+    # One True per block (its first maximum), none outside the blocks.
+    assert np.all(blocks(module.mask, k, out_h, out_w).sum(axis=(3, 5)) == 1)
+    assert module.mask.sum() == n * c * out_h * out_w
+
+
+@pytest.mark.parametrize("layout", sorted(LAYOUTS))
+def test_blocks_gradient_in_any_memory_order(layout):
+    # The incoming gradient in a memory order other than the input's (Flatten's bprop gives C order).
+    rng = np.random.default_rng(8)
+    z = LAYOUTS["nhwc"](rng.standard_normal((3, 4, 6, 6)).astype(np.float32))
+    module = MaxPool2d(2)
+    y = module.fprop(z)
+    g = LAYOUTS[layout](rng.standard_normal(y.shape).astype(np.float32))
+    grad = module.bprop(g)
+    assert grad.dtype == np.float32
+    np.testing.assert_array_equal(grad, naive_maxpool(z, 2, 2, 0, g)[1])
+
+
+def test_blocks_is_a_view_of_the_blocks():
+    a = np.arange(2 * 3 * 5 * 7).reshape(2, 3, 5, 7).transpose(0, 1, 3, 2)  # (2, 3, 7, 5), not C order
+    view = blocks(a, 2, 3, 2)
+    assert view.shape == (2, 3, 3, 2, 2, 2) and np.shares_memory(view, a)
+    for i, u, j, v in np.ndindex(3, 2, 2, 2):
+        np.testing.assert_array_equal(view[:, :, i, u, j, v], a[:, :, 2 * i + u, 2 * j + v])
+    with pytest.raises(ValueError, match="do not fit"):
+        blocks(a, 2, 4, 2)
 
 
 def test_tie_in_one_window_by_hand():
