@@ -1,6 +1,6 @@
 """Seconds of a similarity check (``python -m autograder similarity``) on N submissions (default 30).
 
-The submissions are the synthetic cohort of ``tests/similarity_cohort.py``: N - 1 students who
+The submissions are the synthetic cohort of ``tests/helpers/similarity_cohort.py``: N - 1 students who
 answered every answer cell of the four notebooks (bonus included) in their own styles, plus one
 who copied the last of them (renamed, reordered). Times ``similarity.compare`` in this process
 (reading the notebooks, copydetect, the HTML report; median of ``--repeat`` runs) and the whole

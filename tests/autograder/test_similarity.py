@@ -210,7 +210,7 @@ def test_unusable_files_are_skipped_with_a_warning(tmp_path):
 
 
 def test_nbgrader_layout_and_a_mutant_of_the_reference(tmp_path):
-    """nbgrader's submitted/<student>/<assignment>/, built with tests/submissions.py: a one-line bug
+    """nbgrader's submitted/<student>/<assignment>/, built with tests/helpers/submissions.py: a one-line bug
     in the reference is a copy of the reference; two cohort students are not."""
     course = tmp_path / "course"
     write_submission(course / "submitted" / "ref" / "dlcore")

@@ -122,7 +122,7 @@ def test_default_data_dir(monkeypatch, tmp_path):
 
 def test_default_data_dir_of_an_installed_dlcore(monkeypatch, tmp_path):
     """Outside a checkout (a wheel in site-packages) the user's data folder, not one beside the package.
-    tests/test_packaging.py checks the same on a really installed wheel."""
+    tests/dlcore/test_packaging.py checks the same on a really installed wheel."""
     mnist_mod = importlib.import_module("dlcore.data.mnist")
     monkeypatch.delenv("DLCORE_DATA_DIR", raising=False)
     monkeypatch.setattr(mnist_mod, "_checkout", lambda: None)

@@ -7,7 +7,7 @@ body per stub of the cell, in order); a student is a choice of variant per cell.
 a student's answers into what a copier hands in: the same code with variables renamed, independent
 lines swapped and comments changed.
 
-Used by ``tests/test_similarity.py`` and ``bench/bench_similarity.py``.
+Used by ``tests/autograder/test_similarity.py`` and ``bench/bench_similarity.py``.
 """
 
 from __future__ import annotations
