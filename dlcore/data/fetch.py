@@ -211,6 +211,11 @@ def _stage(f: FileSpec, opener: Opener, dest: Path, origin: str) -> Path:
     """Copy one decompressed file into a hidden temp file of ``dest``, hashing as it goes."""
     fd, name = tempfile.mkstemp(prefix=f".{f.stem}.part-", dir=dest)
     tmp = Path(name)
+    # mkstemp makes the file 0600; data files are for every user (the grader's jails read MNIST as an
+    # unprivileged uid): the mode a plain open() would give, i.e. 0666 minus the umask.
+    umask = os.umask(0)
+    os.umask(umask)
+    os.fchmod(fd, 0o666 & ~umask)
     try:
         h, size = hashlib.sha256(), 0
         with os.fdopen(fd, "wb") as out:
