@@ -122,9 +122,15 @@ def commit_student(course: Course, term: Term, student: str, run: NbgraderRun | 
     committed = Committed(student)
 
     def write(gb) -> None:
+        from nbgrader.api import MissingEntry
+
         if run is not None:
             merge_nbgrader(gb, course, run)
-        set_timestamp(gb, course, student)
+        try:
+            set_timestamp(gb, course, student)
+        except MissingEntry:
+            never = f"{student} was never autograded by nbgrader: run `autograde --student {student}`"
+            raise CommitRefused(never) from None
         if hidden is not None:
             committed.written = write_scores(gb, course, student, hidden, cells)
         set_due_date(gb, course, term)

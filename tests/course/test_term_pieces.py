@@ -285,6 +285,15 @@ def test_a_gradebook_locked_for_good_fails_without_writing(small_course):
     assert sqlite3.connect(small_course.gradebook).execute("select duedate from assignment").fetchone()[0] is None
 
 
+def test_hidden_scores_of_a_student_nbgrader_never_graded_are_refused(small_course):
+    from autograder.instructor.commit import CommitRefused, commit_student
+
+    small_course.folder("submitted", "zoe").mkdir(parents=True)
+    with pytest.raises(CommitRefused, match="zoe was never autograded by nbgrader: run `autograde --student zoe`"):
+        commit_student(small_course, Term(), "zoe", None, None, [])
+    assert not (small_course.root / "fingerprints" / "zoe.json").exists()
+
+
 def test_one_instructor_command_at_a_time(tmp_path):
     course = Course(root=tmp_path / "course")
     with course.lock():
