@@ -12,7 +12,7 @@ SUDO   := $(if $(filter 0,$(shell id -u)),,sudo)
 DATA_FROM ?= $(wildcard ../shared/data/mnist)
 FETCH_FROM := $(if $(DLCORE_DATA),,$(if $(DATA_FROM),--from $(DATA_FROM)))
 
-.PHONY: all setup data demo test test-browser test-targets test-floor bench bench-cnn lint notebooks clean
+.PHONY: all setup data demo test test-browser test-targets test-floor bench bench-cnn bench-grading lint notebooks clean
 
 all: demo
 
@@ -63,6 +63,10 @@ bench: data
 # The CNN recipe of the command line: test errors, training time (goals: <= 100 errors, <= 10 min), per-layer times.
 bench-cnn: data
 	$(PY) bench/bench_cnn.py
+
+# What grading the reference with MNIST costs in CPU seconds (target <= 60), and what each defence adds.
+bench-grading: data
+	$(PY) bench/bench_grading.py --defences
 
 clean:
 	rm -rf $(VENV) $(OUT) .pytest_cache .ruff_cache

@@ -32,9 +32,10 @@ def command(name: str, help_text: str, options: Callable[[argparse.ArgumentParse
 
 
 def _course(args):
-    from autograder.instructor.layout import Course
+    from autograder.instructor.layout import DEFAULT_COURSE, SOLUTIONS, TERM, Course
 
-    return Course(root=args.course, solutions=args.solutions, term=args.term)
+    return Course(root=args.course or DEFAULT_COURSE, solutions=args.solutions or SOLUTIONS,
+                  term=args.term or TERM)
 
 
 def _show(path: Path) -> str:
@@ -80,10 +81,10 @@ def cmd_build(args) -> int:
 @command("release", "notebooks/ (the students' copies) from solutions/, with nbgrader",
          lambda p: p.add_argument("--out", type=Path, help="default: notebooks/"))
 def cmd_release(args) -> int:
-    from autograder.instructor.layout import NOTEBOOKS
+    from autograder.instructor.layout import NOTEBOOKS, SOLUTIONS
     from autograder.instructor.release import build_release
 
-    for path in build_release(args.out or NOTEBOOKS, args.solutions):
+    for path in build_release(args.out or NOTEBOOKS, args.solutions or SOLUTIONS):
         print(f"wrote {_show(path)}")
     return 0
 
@@ -425,15 +426,14 @@ def cmd_similarity(args) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
-    from autograder.instructor.layout import DEFAULT_COURSE, SOLUTIONS, TERM
-
+    # nothing of autograder.instructor here: the Gradescope zip leaves the nbgrader side out
     ap = argparse.ArgumentParser(prog="python -m autograder", description=__doc__.splitlines()[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter,
                                  epilog="\n".join(__doc__.splitlines()[2:6]))
-    ap.add_argument("--course", type=Path, default=DEFAULT_COURSE, help="nbgrader course folder")
-    ap.add_argument("--solutions", type=Path, default=SOLUTIONS, help="folder of source notebooks")
-    ap.add_argument("--term", type=Path, default=TERM, help="the term's settings: due date, late policy, parts "
-                    "(default autograder/term.toml)")
+    ap.add_argument("--course", type=Path, help="nbgrader course folder (default: autograder/course)")
+    ap.add_argument("--solutions", type=Path, help="folder of source notebooks (default: solutions)")
+    ap.add_argument("--term", type=Path, help="the term's settings: due date, late policy, parts "
+                    "(default: autograder/term.toml)")
     ap.add_argument("--quiet", action="store_true", help="show nbgrader's log only when it fails")
     sub = ap.add_subparsers(dest="command", required=True)
     for name, (help_text, options, fn) in COMMANDS.items():
@@ -446,14 +446,13 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     from autograder.grade_all import NoSubmissions
-    from autograder.instructor.nbgrader_run import NbgraderError
 
     try:
         return args.run(args)
     except FileNotFoundError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except (NbgraderError, RuntimeError, ValueError, NoSubmissions) as exc:
+    except (RuntimeError, ValueError, NoSubmissions) as exc:  # nbgrader's failures are RuntimeErrors
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except Exception:  # the grader itself failed: say so, exit non-zero

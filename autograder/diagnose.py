@@ -13,6 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 
 RTOL, ATOL = 1e-6, 1e-9
+# float32 rounds at 6e-8 relative; a sum, or a difference of nearly equal terms (softmax's bprop), turns
+# that into an absolute error of a few 1e-7 of the array's scale, whichever correct formula is used
+F32_RTOL, F32_ATOL = 1e-4, 1e-5
 
 
 def relative_error(got: np.ndarray, expected: np.ndarray) -> float:
@@ -23,7 +26,16 @@ def relative_error(got: np.ndarray, expected: np.ndarray) -> float:
     return diff / scale if scale > 0 else diff
 
 
+def _single_precision(a: np.ndarray) -> bool:
+    dtype = np.asarray(a).dtype
+    return dtype.kind == "f" and dtype.itemsize <= 4
+
+
 def close(got: np.ndarray, expected: np.ndarray, rtol: float = RTOL, atol: float = ATOL) -> bool:
+    """``got`` matches ``expected`` within ``rtol`` and ``atol`` times the larger of 1 and ``max |expected|``
+    (loosened to float32's rounding when either array is float32)."""
+    if _single_precision(got) or _single_precision(expected):
+        rtol, atol = max(rtol, F32_RTOL), max(atol, F32_ATOL)
     got, expected = np.asarray(got, dtype=np.float64), np.asarray(expected, dtype=np.float64)
     if got.shape != expected.shape or not np.all(np.isfinite(got)):
         return False
@@ -51,7 +63,7 @@ def diagnose(got: np.ndarray, expected: np.ndarray, what: str, *, batch: int | N
     """One or two sentences: how ``got`` (named ``what``) differs from ``expected``, and why, likely.
 
     ``hints`` maps a pattern (``"N"``, ``"1/N"``, ``"sign"``, ``"2"``, ``"transpose"``, ``"nan"``,
-    ``"per-sample"``) to the cause most likely in this check's context.
+    ``"per-sample"``, ``"close"``: within 1e-3) to the cause most likely in this check's context.
     """
     hints = hints or {}
     got, expected = np.asarray(got, dtype=np.float64), np.asarray(expected, dtype=np.float64)
@@ -65,10 +77,16 @@ def diagnose(got: np.ndarray, expected: np.ndarray, what: str, *, batch: int | N
         return f"{what} has shape {got.shape}, but shape {expected.shape} is expected."
     if not np.all(np.isfinite(got)):
         return f"{what} contains NaN or inf. " + hints.get("nan", "An overflow or a division by zero?")
-    err = f"(relative error {relative_error(got, expected):.2g})"
+    rel = relative_error(got, expected)
+    err = f"(relative error {rel:.2g})"
     for alt, cause in alternatives:
         if alt.shape == got.shape and close(got, alt):
             return f"{what} differs from the expected values {err}: {cause}"
+    if rel < 1e-3:
+        # no mistake in a formula is this close: the patterns below would mislead
+        return f"{what} is close to the expected values but not within the tolerance {err}. " + hints.get(
+            "close", "Is part of it computed in lower precision (float16, or float32 where float64 is given) or "
+                     "approximated?")
     if got.ndim == 2 and got.shape[0] == got.shape[1] and close(got, expected.T):
         return f"{what} is the transpose of what is expected {err}. " + hints.get("transpose", "")
     if np.allclose(got, 0) and not np.allclose(expected, 0):

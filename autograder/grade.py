@@ -250,12 +250,13 @@ class Run:
                 self.got[probe.id] = {"error": clip(outcome.message, 800)}
             elif outcome.kind in ("crashed", "broken"):
                 where = f" in {outcome.stage}" if outcome.stage else ""
-                self.got[probe.id] = {"error": f"your code {outcome.message.removeprefix('your code ')}{where}"}
+                self.got[probe.id] = {"error": f"{outcome.message}{where}"}
             elif outcome.kind == "overloaded":
                 raise NotGraded(f"the grading machine was too busy to finish grading {part.title} in time.",
                                 retry=True)
             else:  # timeout, idle: the rest of the part is not run
-                self.part_problem[part.id] = self._describe(outcome, Budget(budget.cpu, budget.wall), part.id)
+                outcome.cpu = used  # the part's CPU seconds, not this call's: the budget is the part's
+                self.part_problem[part.id] = self._describe(outcome, budget, part.id)
 
     def _train(self, part: Part, budget: Budget) -> None:
         training: Training = train_mnist(self.box, part.session, self.ref, self.options.mnist_dir,
@@ -269,7 +270,8 @@ class Run:
             raise NotGraded(f"the grading machine was too busy to finish training your {part.session.name} model.",
                             retry=True)
         elif outcome.kind == "error":
-            self.part_problem[part.id] = f"training your {part.session.name} model on MNIST: {clip(outcome.message, 600)}"
+            self.part_problem[part.id] = (f"training your {part.session.name} model on MNIST: "
+                                          + clip(outcome.message, 600))
         else:
             self.part_problem[part.id] = (f"training your {part.session.name} model on MNIST: "
                                           + self._describe(outcome, budget, part.id))
@@ -308,14 +310,21 @@ class Run:
                                       "their value tests; these fail: " + "; ".join(missing) + ".")
             entries.append(test_entry(check.id, check.title, check.points, ok, message))
         output = []
+        if self.box.notebooks:
+            names = [n + (" (bonus)" if n.startswith("04") else "") for n in sorted(self.box.notebooks)]
+            output.append(f"Graded: {', '.join(names)}. Each test below says what it checked and, if it failed, "
+                          "what to look at first.")
         if self.load_problem:
-            output.append(self.load_problem.capitalize())
+            output.append(self.load_problem[0].upper() + self.load_problem[1:] + " Fix that, restart the kernel and "
+                          "run all cells, save, and submit again.")
         if self.box.load_errors:
-            output.append("Cells that failed while your notebooks ran (the rest still ran): "
+            output.append("These cells of yours failed when your notebooks ran (the rest still ran): "
                           + " | ".join(self.box.load_errors[:5]))
-        output += notes
+        if notes:
+            output.append("Some files were not graded:\n" + "\n".join(f"- {n}" for n in notes[:20])
+                          + "\nUpload the notebook files themselves (in JupyterLab: File › Download) and submit again.")
         if self.options.mnist_dir is None:
-            output.append("The MNIST targets were not graded in this run.")
+            output.append("The MNIST training targets were not graded in this run.")
         cpu_parts = {k: {"jail": round(v, 2), "reference": round(self.calibration.reference(k) or 0, 2)}
                      for k, v in self.cost.items()}
         grader = time.process_time() - self.start_cpu

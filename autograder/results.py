@@ -84,5 +84,6 @@ def summary(data: dict) -> str:
     if cost:
         parts = ", ".join(f"{p} {c['jail']:.1f}" + (f" (reference {c['reference']:.1f})" if c.get("reference") else "")
                           for p, c in cost["parts"].items())
-        lines.append(f"CPU seconds: {cost['total']:.1f} in all, {cost['jail']:.1f} running your code; per part: {parts}")
+        lines.append(f"CPU seconds: {cost['total']:.1f} in all, {cost['jail']:.1f} running your code; "
+                     f"per part: {parts}")
     return "\n".join(lines)

@@ -64,10 +64,16 @@ def _train(args: argparse.Namespace) -> int:
     dtype = np.dtype(args.dtype)
 
     impl_path = _impl_path(args.impl)
-    impl = load_implementation(impl_path)
-    mnist = load_dataset(args.dataset, args.data, dtype=dtype)
+    # A demo cell that fails (it calls a stub not written yet, say) does not stop the load: what training
+    # needs is reported when it is used (a missing class, or the stub itself, in one line).
+    impl = load_implementation(impl_path, stop_on_error=False)
     rng = np.random.default_rng(args.seed)
-    model, criterion = build_model(args.model, impl, rng, dtype)
+    try:
+        model, criterion = build_model(args.model, impl, rng, dtype)
+    except MissingModuleError as exc:  # a cell that failed is the likely cause: say which first
+        failed = [e for e in impl.__notebook_errors__ if "NotImplementedError" not in e.message]
+        raise (NotebookLoadError(f"{failed[0]} (so: {exc})") if failed else exc) from None
+    mnist = load_dataset(args.dataset, args.data, dtype=dtype)
     t_train = one_hot(mnist.y_train, 10, dtype=dtype)
 
     log = sys.stderr if args.json else sys.stdout

@@ -54,7 +54,7 @@ GIVEN_CELL_CPU_SECONDS: float | None = None  # the course's locked cells (demos:
 # Whether load_notebook returns the namespace a notebook already got in this process instead of
 # running it again (the grader's jail: part 3's and part 4's cells load part 1, which ran already).
 REUSE_LOADED = False
-_LOADED: dict[Path, "LoadedNotebook"] = {}
+_LOADED: dict[Path, LoadedNotebook] = {}
 
 
 class CellTimeout(BaseException):  # noqa: N818 - like KeyboardInterrupt: `except Exception` lets it through
@@ -136,32 +136,47 @@ class _Shell:
     getoutput = system
 
 
+WALL_PER_CPU_SECOND = 20  # a cell's wall-clock limit, per CPU second of its limit: for code that waits
+
+
 @contextlib.contextmanager
 def _cpu_limit(seconds: float | None) -> Iterator[None]:
-    """Interrupt the block with :class:`CellTimeout` after ``seconds`` of this process's CPU time."""
+    """Interrupt the block with :class:`CellTimeout` after ``seconds`` of this process's CPU time, or
+    after ``WALL_PER_CPU_SECOND`` times as many seconds of wall-clock time (code that sleeps or waits
+    uses no CPU: this looser limit catches it, and no busy machine comes near it)."""
     import signal
     import threading
 
     if seconds is None or threading.current_thread() is not threading.main_thread():
         yield
         return
+    with _timer(signal.ITIMER_PROF, signal.SIGPROF, seconds, time.process_time,
+                f"the cell used more than {seconds:g} CPU seconds and was interrupted"):
+        with _timer(signal.ITIMER_REAL, signal.SIGALRM, WALL_PER_CPU_SECOND * seconds, time.monotonic,
+                    f"the cell waited more than {WALL_PER_CPU_SECOND * seconds:g} s and was interrupted"):
+            yield
+
+
+@contextlib.contextmanager
+def _timer(which: int, signum: int, seconds: float, clock, message: str) -> Iterator[None]:
+    """One interval timer around a block. A cell that loads another notebook runs that notebook's cells
+    inside its own limit: theirs cannot outlast it, and the outer limit resumes with what is left."""
+    import signal
 
     def interrupt(signum, frame):
-        raise CellTimeout(f"the cell used more than {seconds:g} CPU seconds and was interrupted")
+        raise CellTimeout(message)
 
-    # A cell that loads another notebook runs that notebook's cells inside its own limit: theirs
-    # cannot outlast it, and the outer limit resumes with what is left of it afterwards.
-    outer, _ = signal.getitimer(signal.ITIMER_PROF)
-    start = time.process_time()
-    previous = signal.signal(signal.SIGPROF, interrupt)
-    signal.setitimer(signal.ITIMER_PROF, min(seconds, outer) if outer > 0 else seconds)
+    outer, _ = signal.getitimer(which)
+    start = clock()
+    previous = signal.signal(signum, interrupt)
+    signal.setitimer(which, min(seconds, outer) if outer > 0 else seconds)
     try:
         yield
     finally:
-        signal.setitimer(signal.ITIMER_PROF, 0)
-        signal.signal(signal.SIGPROF, previous)
+        signal.setitimer(which, 0)
+        signal.signal(signum, previous)
         if outer > 0:
-            signal.setitimer(signal.ITIMER_PROF, max(outer - (time.process_time() - start), 1e-3))
+            signal.setitimer(which, max(outer - (clock() - start), 1e-3))
 
 
 def _one_line(exc: BaseException) -> str:
@@ -243,7 +258,17 @@ def _run_cell(path: Path, index: int, cell: nbformat.NotebookNode, module: types
         return CellError(path.name, index, label, f"{exc} (mark slow cells with the tag long-running)", given, exc)
     except (Exception, SystemExit) as exc:  # sys.exit() in a cell fails that cell, as in Jupyter
         return CellError(path.name, index, label, f"failed: {_one_line(exc)}", given, exc)
+    finally:
+        _close_figures()
     return None
+
+
+def _close_figures() -> None:
+    """Close the cell's pyplot figures, as Jupyter's inline backend does once it has shown them (the
+    Figure objects stay usable); a loaded notebook would otherwise pile them up."""
+    pyplot = sys.modules.get("matplotlib.pyplot")
+    if pyplot is not None and "inline" not in str(pyplot.get_backend()).lower():
+        pyplot.close("all")
 
 
 def load_notebook(path: str | Path, module: types.ModuleType | None = None) -> types.ModuleType:
@@ -278,16 +303,19 @@ def notebook_paths(path: str | Path) -> list[Path]:
     return [path]
 
 
-def load_implementation(path: str | Path) -> types.ModuleType:
+def load_implementation(path: str | Path, stop_on_error: bool | None = None) -> types.ModuleType:
     """Load one notebook, or every notebook of a folder in name order, and merge their names.
 
     Each notebook runs in its own namespace (its functions see its own globals, as in Jupyter);
     the returned module holds every public name they define, a later notebook's definition
-    replacing an earlier one's.
+    replacing an earlier one's. Without ``stop_on_error``, the cells that failed are listed in the
+    module's ``__notebook_errors__`` (:class:`CellError`).
     """
     path = Path(path)
     merged = _new_module(path.stem if path.suffix else path.name or "impl")
+    merged.__notebook_errors__ = []
     for nb_path in notebook_paths(path):
-        module = load_notebook(nb_path)
-        merged.__dict__.update({k: v for k, v in vars(module).items() if not k.startswith("__")})
+        loaded = run_notebook(nb_path, stop_on_error=stop_on_error)
+        merged.__dict__.update({k: v for k, v in vars(loaded.module).items() if not k.startswith("__")})
+        merged.__notebook_errors__ += loaded.errors
     return merged

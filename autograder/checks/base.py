@@ -95,9 +95,21 @@ def student_message(message: str) -> str:
 def results(tree: Tree, n: int) -> list[dict]:
     """The ``n`` per-case results of a reply, each a dict (a malformed reply gives error entries)."""
     items = tree.get("results") if isinstance(tree, dict) else None
+    if student_error(tree) and not isinstance(items, list):  # the whole call failed (a crash, a timeout)
+        return [{"error": tree["error"]}] * n
     if not isinstance(items, list) or len(items) != n:
         return [{"error": "your code's answer did not have one result per case"}] * n
     return [item if isinstance(item, dict) else {"error": "a malformed result"} for item in items]
+
+
+def single(tree: Tree) -> dict:
+    """The one result of a reply (``{"result": {...}}``); the whole call's error when it failed."""
+    item = tree.get("result") if isinstance(tree, dict) else None
+    if isinstance(item, dict):
+        return item
+    if student_error(tree):
+        return {"error": tree["error"]}
+    return {"error": "your code's answer did not have the expected form"}
 
 
 def array(tree: Tree, *path: Any) -> np.ndarray | None:

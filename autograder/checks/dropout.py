@@ -41,7 +41,8 @@ def _train_values(y: np.ndarray | None, case: ModuleCase, rtol: float = 1e-6) ->
     z, p = case.x, float(case.config["p"])
     where = f"in train mode with p = {p:g} on an input of shape {z.shape}"
     if y is None or y.shape != z.shape:
-        return f"fprop {where} returned {'no array' if y is None else f'shape {y.shape}'}: the output has the input's shape."
+        got = "no array" if y is None else f"shape {y.shape}"
+        return f"fprop {where} returned {got}: the output has the input's shape."
     dropped = y == 0
     if not np.all(dropped | np.isclose(y, z / (1 - p), rtol=rtol, atol=0)):
         if np.all(dropped | np.isclose(y, z, rtol=rtol, atol=0)):
@@ -122,7 +123,7 @@ def masks(got, _expected, args) -> Verdict:
         return _fail(student_error(reply))
     case = from_tree(ModuleCase, args["dropout.masks"]["case"])
     outputs = {k: array(reply, k) for k in ("a1", "a2", "b1", "c1")}
-    for key, y in outputs.items():
+    for y in outputs.values():
         problem = _train_values(y, case)
         if problem:
             return _fail(problem)

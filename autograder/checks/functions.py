@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from autograder.checks.base import PASS, Check, Part, Probe, array, fail, results, same_shape, student_error
+from autograder.checks.base import PASS, Check, Part, Probe, array, fail, results, same_shape, single, student_error
 from autograder.diagnose import Verdict, close, diagnose
 from autograder.sandbox.probes import ToyScale, ToySquaredError
 
@@ -76,7 +76,7 @@ def _jacobian_values(result: dict, case: dict) -> str | None:
         return "numerical_jacobian: " + diagnose(g, J, f"the Jacobian of a function {case['function']}", hints={
             "2": "Central differences divide by 2h, the distance between x + h and x − h.",
             "1/2": "Central differences divide by 2h, not 4h.",
-            "transpose": "Column i holds the derivatives w.r.t. x_i.", "other": hint, "factor": hint})
+            "transpose": "Column i holds the derivatives w.r.t. x_i.", "other": hint, "factor": hint, "close": hint})
     return None
 
 
@@ -164,7 +164,8 @@ def mixed_values(got, _e, args) -> Verdict:
     def judge(result, case):
         value, expected = array(result, "value"), mixed_error(case["a"], case["n"])
         if value is None or value.size != 1:
-            return f"max_mixed_error must return one number, got {'nothing' if value is None else f'shape {value.shape}'}."
+            got = "nothing" if value is None else f"shape {value.shape}"
+            return f"max_mixed_error must return one number, got {got}."
         if not np.isclose(float(value.reshape(())), expected, rtol=1e-9, atol=0):
             return ("max_mixed_error: " + diagnose(value.reshape(1), np.array([expected]), "the value", hints={
                 "other": "err_ij = |a_ij − n_ij| / max(|a_ij|, |n_ij|, 1), and the largest of them."}))
@@ -192,8 +193,7 @@ def sgd_args(rng: np.random.Generator) -> dict:
 
 
 def _sgd_update(reply, a: dict) -> str | None:
-    result = reply.get("result") if isinstance(reply, dict) else None
-    result = result if isinstance(result, dict) else {"error": "no answer"}
+    result = single(reply)
     if student_error(result):
         return student_error(result)
     for k, (p, g) in enumerate(zip(a["params"], a["grads"], strict=True)):
@@ -219,12 +219,12 @@ def sgd_update_eval(got, _e, args) -> Verdict:
 
 def sgd_grads_eval(got, _e, args) -> Verdict:
     a, reply = args["sgd_step"], got["sgd_step"]
-    result = reply.get("result", {}) if isinstance(reply, dict) else {}
-    if student_error(result if isinstance(result, dict) else {}) or student_error(reply):
-        return fail(student_error(result) or student_error(reply))
+    result = single(reply)
+    if student_error(result):
+        return fail(student_error(result))
     n = len(a["params"])
     for k, g in enumerate(a["grads"]):
-        if not _unchanged(result if isinstance(result, dict) else {}, n + k, g):
+        if not _unchanged(result, n + k, g):
             return fail("sgd_step modified the gradients: it must only update the parameters.")
     problem = _sgd_update(reply, a)
     return PASS if problem is None else fail(problem + " (this test counts once the update is right)")

@@ -27,7 +27,7 @@ import numpy as np
 from autograder.checks.base import Check, Part, fail
 from autograder.diagnose import Verdict
 from autograder.sandbox.jail import Box, Budget, Outcome
-from autograder.sandbox.session import ERROR, REPLY, REQUEST, STEP, sizes, slot_bytes, views
+from autograder.sandbox.session import ENDED_OP, ENDED_STEP, ERROR, REPLY, REQUEST, STEP, sizes, slot_bytes, views
 from dlcore.course import GRADER_TARGET_ERRORS
 
 TRAIN_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte")
@@ -273,7 +273,7 @@ def _stream(box, shared, shapes, perms, holder, optimizer, check, budget, total,
         pending += got.value
         while len(pending) >= STEP.size:
             (last,), pending = STEP.unpack(pending[:STEP.size]), pending[STEP.size:]
-            if last == ERROR:
+            if last in (ERROR, ENDED_STEP):  # the student's error, or the process ended: the message follows
                 result.outcome = box.session_error(pending)
                 return
             if not done <= last < min(done + SLOTS, total):
@@ -326,7 +326,7 @@ def _sync(box, recipe, shared, shapes, perms, holder, optimizer, check, budget, 
                     result.outcome = got
                     return
                 echo, status, _ = REPLY.unpack(got.value)
-                if status != 0:
+                if status != 0 or echo == ENDED_OP:
                     result.outcome = box.session_error(got.value[REPLY.size:])
                     return
                 if echo != op:

@@ -16,13 +16,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from autograder.checks.base import PASS, Check, Part, Probe, array, fail, results, same_shape, student_error
+from autograder.checks.base import PASS, Check, Part, Probe, array, fail, results, same_shape, single, student_error
 from autograder.diagnose import Verdict, close, diagnose
 from autograder.sandbox.cases import CriterionCase, ModuleCase, to_tree
-from dlcore.im2col import conv_output_size
+from dlcore.im2col import conv_output_size, im2col
 
 FD_STEP = 1e-6
-F32_RTOL = 2e-4  # float32 results against the reference's float32 results
 
 
 @dataclass(frozen=True)
@@ -39,7 +38,9 @@ class Kind:
     hints: dict = field(default_factory=dict)
     describe: Callable[[ModuleCase], str] = lambda case: f"a batch of {case.x.shape[0]}"  # noqa: E731
     one_cell: bool = False  # part 4's ReLU: one test cell takes every check
-    alternatives: Callable[[ModuleCase, int | None], list] | None = None
+    # (case, slot) -> [(array, cause)]: what a likely mistake gives; slot is "y" (fprop's output),
+    # "grad_input" (bprop's return value) or k (the k-th gradient of grads())
+    alternatives: Callable[[ModuleCase, str | int], list] | None = None
     pattern: Callable[[list[ModuleCase], set[int], str], str] | None = None
 
 
@@ -117,7 +118,24 @@ def _conv_pattern(cases: list[ModuleCase], failed: set[int], method: str) -> str
     return ""
 
 
-def _relu_alternatives(case: ModuleCase, which: int | None) -> list:
+def _conv_alternatives(case: ModuleCase, slot: str | int) -> list:
+    if slot != "y":
+        return []
+    (w, b), c = case.params, {k: int(v) for k, v in case.config.items()}
+
+    def correlate(kernel: np.ndarray) -> np.ndarray:  # (N, C_in, H, W) -> (N, C_out, H_out, W_out)
+        cols = im2col(case.x, c["k"], c["k"], c["stride"], c["padding"])  # (N, H_out, W_out, C_in·k·k)
+        return (cols @ kernel.reshape(len(kernel), -1).T + b).transpose(0, 3, 1, 2)
+
+    return [(correlate(w[..., ::-1, ::-1]), "the kernel seems flipped (a true convolution). Conv2d computes a "
+                                            "cross-correlation, as every framework does: y = Σ W · receptive field "
+                                            "+ b, W not flipped."),
+            (correlate(w) - b[None, :, None, None], "the bias b (one per output channel) is missing.")]
+
+
+def _relu_alternatives(case: ModuleCase, slot: str | int) -> list:
+    if slot != "grad_input":
+        return []
     z, g = case.x, case.g
     return [(g * (z >= 0), "the gradient is passed at z = 0 too; the notebook's convention is 0 there (z > 0)."),
             (g * np.maximum(z, 0), "the gradient seems multiplied by the output max(z, 0); the derivative of ReLU is "
@@ -125,7 +143,9 @@ def _relu_alternatives(case: ModuleCase, which: int | None) -> list:
             (g, "the gradient is passed everywhere: it must be blocked (0) where z ≤ 0.")]
 
 
-def _tanh_alternatives(case: ModuleCase, which: int | None) -> list:
+def _tanh_alternatives(case: ModuleCase, slot: str | int) -> list:
+    if slot != "grad_input":
+        return []
     y, g = case.cache["y"], case.g
     # The cache was set to y; a bprop that uses another attribute sees the input it never got.
     return [(g * (1 - np.tanh(y) ** 2), "tanh seems applied to the cached output again: the derivative is 1 − y² "
@@ -167,7 +187,7 @@ KINDS = {
                  alternatives=_relu_alternatives,
                  points={"fprop": 2, "bprop": [2], "fd": 1, "args": 1, "percall": 1, "float32": 1}),
     "Conv2d": Kind("Conv2d", "conv2d", "04_cnn", _conv_cases, bprop_mode="fb", param_names=("grad_W", "grad_b"),
-                   describe=_conv_describe, pattern=_conv_pattern,
+                   describe=_conv_describe, pattern=_conv_pattern, alternatives=_conv_alternatives,
                    points={"fprop": 4, "bprop": [3, 3, 2], "fd": 1, "params": 1, "args": 1, "percall": 1,
                            "float32": 1}),
 }
@@ -242,16 +262,16 @@ def _cases(args: dict) -> list[ModuleCase]:
 
 # --- evaluations ----------------------------------------------------------------------------------
 
-def _compare(kind: Kind, what: str, got: np.ndarray | None, expected: np.ndarray, case: ModuleCase, which,
-             rtol: float = 1e-6) -> str | None:
-    """None when ``got`` matches; else the diagnosis."""
+def _compare(kind: Kind, what: str, got: np.ndarray | None, expected: np.ndarray, case: ModuleCase,
+             slot: str | int, rtol: float = 1e-6) -> str | None:
+    """None when ``got`` (``slot``: "y", "grad_input" or a gradient's index) matches; else the diagnosis."""
     if got is not None and close(got, expected, rtol=rtol):
         return None
     if got is None:
         return f"{what}: no array (None?) where one of shape {expected.shape} is expected."
-    alts = kind.alternatives(case, which) if kind.alternatives else []
+    alts = kind.alternatives(case, slot) if kind.alternatives else []
     message = diagnose(got, expected, what, batch=case.x.shape[0], hints=kind.hints, alternatives=alts)
-    if got.shape != expected.shape and which is not None:
+    if got.shape != expected.shape and isinstance(slot, int):
         message += " " + kind.hints.get("per-sample", "")
     return message.strip()
 
@@ -280,7 +300,7 @@ def _per_case(kind: Kind, method: str, args: dict, got: dict, expected: dict,
 def _fprop_eval(kind: Kind, probe: str):
     def evaluate(got, expected, args) -> Verdict:
         return _per_case(kind, "fprop", args[probe], got[probe], expected[probe], lambda g, e, case: _compare(
-            kind, f"the output of {kind.name}.fprop", array(g, "y"), e["y"], case, None))
+            kind, f"the output of {kind.name}.fprop", array(g, "y"), e["y"], case, "y"))
     return evaluate
 
 
@@ -296,7 +316,7 @@ def _bprop_eval(kind: Kind, which: int | None):
     def judge(g: dict, e: dict, case: ModuleCase) -> str | None:
         if which is None:
             return student_error(g, "bprop_error") or _compare(kind, _grad_name(kind, None), array(g, "grad_input"),
-                                                               e["grad_input"], case, None)
+                                                               e["grad_input"], case, "grad_input")
         grads = g.get("grads")
         if not isinstance(grads, list) or len(grads) <= which:
             problem = f"grads() has no entry {which}; it must list the gradients aligned with params()."
@@ -316,7 +336,7 @@ def _all_values(kind: Kind, g: dict, e: dict, case: ModuleCase, rtol: float = 1e
         return student_error(g, "bprop_error")
     for key, what in (("y", f"the output of {kind.name}.fprop"), ("grad_input", _grad_name(kind, None))):
         if key in e:
-            problem = _compare(kind, what, array(g, key), e[key], case, None, rtol)
+            problem = _compare(kind, what, array(g, key), e[key], case, key, rtol)
             if problem:
                 return problem
     for k, expected in enumerate(e.get("grads", [])):
@@ -387,15 +407,16 @@ def _params_eval(kind: Kind):
     probe = f"{kind.name.lower()}.params"
 
     def evaluate(got, expected, args) -> Verdict:
-        g, e = got[probe].get("result", {}) if isinstance(got[probe], dict) else {}, expected[probe]["result"]
+        g, e = single(got[probe]), expected[probe]["result"]
         case = _cases({"cases": [args[probe]["case"]]})[0]
-        error = student_error(g) if isinstance(g, dict) else "no answer"
+        error = student_error(g)
         if error:
             return fail(f"{kind.name}.params()/grads(): {error}")
         n = g.get("n_params")
         if not isinstance(n, int | np.integer) or int(n) != int(e["n_params"]):
             return fail(f"{kind.name}.params() returns {n} arrays; {e['n_params']} are expected (W, then b).")
-        problem = _all_values(kind, {"y": g.get("y"), "grads": g.get("grads")}, {"y": e["y"], "grads": e["grads"]}, case)
+        problem = _all_values(kind, {"y": g.get("y"), "grads": g.get("grads")}, {"y": e["y"], "grads": e["grads"]},
+                              case)
         if problem:
             return fail(f"{kind.name}: after fprop and bprop, {problem} grads() must return the gradients of "
                         "the last bprop, aligned with params().")
@@ -403,9 +424,9 @@ def _params_eval(kind: Kind):
             got_k = array(g, "shifted", k)
             if not (same_shape(got_k, shifted) and close(got_k, shifted)):
                 name = kind.param_names[k].removeprefix("grad_")
-                return fail(f"{kind.name}: adding 1 in place to params()[{k}] ({name}) did not change fprop's output as "
-                            "it should: params() must return the live arrays (an optimizer updates them in place), "
-                            "not copies, and fprop must use every parameter (the bias too).")
+                return fail(f"{kind.name}: adding 1 in place to params()[{k}] ({name}) did not change fprop's output "
+                            "as it should: params() must return the live arrays (an optimizer updates them in "
+                            "place), not copies, and fprop must use every parameter (the bias too).")
         return PASS
     return evaluate
 
@@ -463,7 +484,7 @@ def _float32_eval(kind: Kind):
                 return (f"with float32 inputs{' and parameters' if kind.param_names else ''}, {what} is {arr.dtype}, "
                         "not float32. A float64 constant or array (np.zeros, np.ones without dtype=...) promotes the "
                         "result; float32 halves memory and time on MNIST.")
-        return _all_values(kind, g, e, case, rtol=F32_RTOL)
+        return _all_values(kind, g, e, case)
 
     def evaluate(got, expected, args) -> Verdict:
         return _per_case(kind, "fprop/bprop in float32", args[probe], got[probe], expected[probe], judge)
@@ -473,8 +494,10 @@ def _float32_eval(kind: Kind):
 def _stable_eval(got, expected, args) -> Verdict:
     kind = KINDS["SoftMax"]
     verdict = _per_case(kind, "fprop", args["softmax.stable"], got["softmax.stable"], expected["softmax.stable"],
-                        lambda g, e, case: _compare(kind, "the output", array(g, "y"), e["y"], case, None))
-    return verdict if verdict.passed else fail(verdict.message.replace("on a batch of", "on logits of ±1000, a batch of"))
+                        lambda g, e, case: _compare(kind, "the output", array(g, "y"), e["y"], case, "y"))
+    if verdict.passed:
+        return verdict
+    return fail(verdict.message.replace("on a batch of", "on logits of ±1000, a batch of"))
 
 
 def module_part(kind: Kind) -> Part:
@@ -617,7 +640,7 @@ def criterion_part() -> Part:
             if not (same_shape(array(g, "t_after"), case.t) and np.array_equal(array(g, "t_after"), case.t)):
                 return "CrossEntropy modified the targets t passed to fprop in place: never change an argument."
             values = _ce_values(g, e, case)
-            return None if values is None else f"{values} (this test counts once fprop and bprop give the expected values)"
+            return None if values is None else f"{values} (this test counts once fprop and bprop are right)"
         return _ce_per_case("fprop/bprop", "crossentropy.args", got, expected, args, judge)
 
     def percall(got, expected, args) -> Verdict:
@@ -640,7 +663,7 @@ def criterion_part() -> Part:
             if gi is not None and gi.dtype != np.float32:
                 return (f"with float32 inputs, bprop's returned gradient is {gi.dtype}, not float32. A float64 "
                         "constant or array promotes the result.")
-            return _ce_values(g, e, case, rtol=F32_RTOL)
+            return _ce_values(g, e, case)
         return _ce_per_case("fprop/bprop in float32", "crossentropy.float32", got, expected, args, judge)
 
     def stable(got, expected, args) -> Verdict:

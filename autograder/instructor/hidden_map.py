@@ -41,11 +41,10 @@ def derive(ids: tuple[str, ...], results: dict) -> tuple[float, str] | None:
     earned = round(sum(t["score"] for t in tests), 6)
     possible = sum(t["max_score"] for t in tests)
     passed = sum(t["status"] == "passed" for t in tests)
-    note = f"{earned:g}/{possible:g}: {passed}/{len(tests)} hidden tests passed"
-    failed = [f"{t['name']}: {_short(t.get('output', ''))}" for t in tests if t["status"] != "passed"]
-    if failed:
-        note += "; failed: " + "; ".join(failed)
-    return earned, note
+    # What the hidden suite checked for this cell, test by test: the cell's credit follows its code.
+    lines = [f"    - {'✓' if t['status'] == 'passed' else '✗'} {t['name']} ({t['score']:g}/{t['max_score']:g})"
+             + ("" if t["status"] == "passed" else f": {_short(t.get('output', ''))}") for t in tests]
+    return earned, f"{earned:g}/{possible:g}, {passed} of {len(tests)} hidden tests passed:\n" + "\n".join(lines)
 
 
 def _short(text: str, limit: int = 240) -> str:

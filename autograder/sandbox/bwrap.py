@@ -104,7 +104,8 @@ def command(jail: Jail, argv: Sequence[str]) -> list[str]:
     made: set[str] = {"/usr", "/dev", "/proc", "/etc"}
     cmd += ["--dev", "/dev", "--proc", "/proc",
             "--perms", "1777", "--size", str(lim.shm_mb * MB), "--tmpfs", "/dev/shm",
-            "--perms", "1777", "--size", str(lim.box_mb * MB), "--tmpfs", "/box", "--perms", "1777", "--dir", "/box/tmp",
+            "--perms", "1777", "--size", str(lim.box_mb * MB), "--tmpfs", "/box",
+            "--perms", "1777", "--dir", "/box/tmp",
             "--perms", "1777", "--size", str(lim.shm_mb * MB), "--tmpfs", "/tmp"]
     made |= {"/box", "/tmp"}
     for host, inside, flag in [*((h, i, "--ro-bind") for h, i in [*python_binds(), *jail.binds]),
@@ -147,7 +148,8 @@ def protections(limits: Limits) -> list[str]:
     items = [f"bubblewrap jail as {who}, no_new_privs",
              "own PID, IPC, UTS and network namespaces (no network)",
              "own filesystem: read-only system, Python and grader-chosen files; a fresh /dev; "
-             f"a private {limits.shm_mb} MB /dev/shm and /tmp; a private {limits.box_mb} MB /box; all vanish with the jail",
+             f"a private {limits.shm_mb} MB /dev/shm and /tmp; a private {limits.box_mb} MB /box; all vanish with "
+             "the jail",
              f"rlimits: {limits.memory_mb} MB address space, {limits.file_mb} MB per file, "
              f"{limits.open_files} open files" + (f", {limits.processes} processes" if privileged() else "")]
     return items

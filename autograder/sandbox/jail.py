@@ -28,6 +28,7 @@ from pathlib import Path
 
 from autograder.sandbox import bwrap, wire
 from autograder.sandbox.library import installed_copies
+from autograder.sandbox.readable import readable_by_jail
 from autograder.sandbox.usage import tree_usage
 
 HERE = Path(__file__).resolve().parent
@@ -92,11 +93,13 @@ class Box:
         self.close()
         req_r, req_w = os.pipe()
         rep_r, rep_w = os.pipe()
-        binds = [(HERE / "runner.py", f"{IN_JAIL}/runner.py")]
-        binds += [(HERE / name, f"{IN_JAIL}/sandbox/{name}") for name in PACKAGE_FILES]
+        # the grader's own files too: a checkout made with umask 077 would hide them from the jail's uid
+        ours = readable_by_jail([HERE / "runner.py", *(HERE / name for name in PACKAGE_FILES)])
+        binds = [(ours[0], f"{IN_JAIL}/runner.py")]
+        binds += [(path, f"{IN_JAIL}/sandbox/{name}") for path, name in zip(ours[1:], PACKAGE_FILES, strict=True)]
         binds.append((self.library / "dlcore", f"{LIBRARY}/dlcore"))
         binds += [(self.library / "dlcore", str(copy)) for copy in installed_copies()]  # hidden behind ours
-        binds += [(path, f"{DATA}/{path.name}") for path in self.data]
+        binds += [(path, f"{DATA}/{path.name}") for path in readable_by_jail(self.data)]
         env = {"PATH": "/usr/bin:/bin", "HOME": "/box/home", "TMPDIR": "/box/tmp", "LANG": "C.UTF-8",
                "PYTHONDONTWRITEBYTECODE": "1", "MPLBACKEND": "Agg", "OPENBLAS_NUM_THREADS": "1",
                "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "DLCORE_QUICK": "1"}
@@ -105,8 +108,8 @@ class Box:
             env["MPLCONFIGDIR"] = "/box/mplconfig"
         jail = bwrap.Jail(binds=binds, limits=self.limits, env=env, cwd="/box")
         argv = [sys.executable, "-I", "-X", "frozen_modules=on", f"{IN_JAIL}/runner.py", str(req_r), str(rep_w)]
-        self.proc = subprocess.Popen(bwrap.command(jail, argv), pass_fds=(req_r, rep_w, *self.shared_fds), stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        self.proc = subprocess.Popen(bwrap.command(jail, argv), pass_fds=(req_r, rep_w, *self.shared_fds),
+                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                      preexec_fn=lambda: bwrap.set_limits(self.limits))
         os.close(req_r)
         os.close(rep_w)
@@ -215,8 +218,8 @@ class Box:
         return Outcome("reply", data)
 
     def session_error(self, leftover: bytes = b"") -> Outcome:
-        """The student's error message that follows an error record (``leftover``: bytes of it
-        already read as records)."""
+        """The student's error message that follows an error record, or how the session's process ended
+        after ``wire.ENDED`` (``leftover``: bytes already read as records)."""
         self.reader.buffer[:0] = leftover
         outcome = self._wait(Budget(5.0, 30.0), terminal=("error",))
         if outcome.kind == "error":
@@ -288,7 +291,7 @@ class Box:
         cpu = self._used() - start.cpu
         self.close()
         if isinstance(exc, wire.WireError):
-            return Outcome("broken", message=f"your code sent the grader something it cannot read: {exc}",
+            return Outcome("broken", message=f"your code wrote on the grader's channel what it cannot read: {exc}",
                            stage=stage, cpu=cpu, wall=time.monotonic() - start_wall)
         return Outcome("crashed", message="the process running your code ended (os._exit, a crash, or a signal)",
                        stage=stage, cpu=cpu, wall=time.monotonic() - start_wall)
@@ -301,10 +304,10 @@ def _how(trailer: object) -> str:
         except (ValueError, TypeError):
             name = str(trailer["signal"])
         if name == "SIGXCPU":
-            return "used up its CPU time"
-        return f"was killed by signal {name} (a crash, or the memory limit?)"
+            return "your code used up its CPU time"
+        return f"your code's process was killed by signal {name} (a crash, or the memory limit?)"
     status = trailer.get("status") if isinstance(trailer, dict) else None
-    return f"ended the process (exit status {status}: sys.exit or os._exit?)"
+    return f"your code ended the process (exit status {status}: sys.exit or os._exit?)"
 
 
 def _bytes_array(data: bytes):

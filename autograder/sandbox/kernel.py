@@ -24,6 +24,7 @@ from traitlets import default
 import dlcore
 from autograder.sandbox import bwrap
 from autograder.sandbox.library import matplotlib_config
+from autograder.sandbox.readable import readable_by_jail
 
 
 def _mnist_dir() -> Path | None:
@@ -68,8 +69,9 @@ class JailedKernelManager(AsyncKernelManager):
             binds.append((mpl, "/box/mplconfig"))
             env["MPLCONFIGDIR"] = "/box/mplconfig"
         mnist = _mnist_dir()
-        if mnist is not None:
-            binds.append((mnist.resolve(), "/box/data/mnist"))
+        if mnist is not None:  # file by file: a file the jail's uid cannot read is bound as a readable copy
+            files = sorted(p for p in mnist.resolve().iterdir() if p.is_file() and not p.name.startswith("."))
+            binds += [(path, f"/box/data/mnist/{path.name}") for path in readable_by_jail(files)]
             env["DLCORE_DATA_DIR"] = "/box/data"
         env.update({k: v for k, v in (kw.get("env") or {}).items() if k.startswith("JPY_")})
         limits = bwrap.Limits()

@@ -60,17 +60,29 @@ def describe(exc: BaseException) -> str:
     for frame in traceback.extract_tb(exc.__traceback__):
         if frame.filename.startswith("<notebook"):
             where = f" ({frame.filename.strip('<>')}, line {frame.lineno})"
-    text = " ".join(f"{type(exc).__name__}: {exc}".split())
+    try:
+        message = str(exc)[:1000]  # clipped first: a message may be hundreds of MB
+    except Exception:  # noqa: BLE001 - a student's exception whose __str__ raises
+        message = "(its message could not be read)"
+    text = " ".join(f"{type(exc).__name__}: {message}".split())
     return (text[:400] + " …" if len(text) > 400 else text) + where
 
 
-def number_array(value, what: str) -> np.ndarray:
+# The grader reads at most 8 MB per reply: a probe's array beyond a million numbers could never reach it
+# (a reply that large would cost the rest of the part its CPU before being refused whole)
+MOST_NUMBERS = 1 << 20
+
+
+def number_array(value, what: str, most: int | None = None) -> np.ndarray:
+    """``value`` as a fresh array of numbers; a StudentError when it is not one, or has over ``most`` numbers."""
     try:
         arr = np.asarray(value)
     except Exception as exc:  # noqa: BLE001 - e.g. ragged lists
         raise StudentError(f"{what} returned {type(value).__name__}, not an array of numbers") from exc
     if arr.dtype.kind not in "biuf":
         raise StudentError(f"{what} returned {type(value).__name__} of dtype {arr.dtype}, not an array of numbers")
+    if most is not None and arr.size > most:
+        raise StudentError(f"{what} returned an array of shape {arr.shape}, far larger than its inputs call for")
     return np.array(arr)  # a copy: later calls of the student's code cannot change what we report
 
 
@@ -158,15 +170,15 @@ def make(impl, kind: str, case: ModuleCase):
 
 
 def _grads(m, kind: str) -> list[np.ndarray]:
-    return [number_array(g, f"{kind}.grads()[{k}]") for k, g in enumerate(call(f"{kind}.grads", m.grads))]
+    return [number_array(g, f"{kind}.grads()[{k}]", MOST_NUMBERS) for k, g in enumerate(call(f"{kind}.grads", m.grads))]
 
 
 def _fprop(m, kind: str, x: np.ndarray) -> np.ndarray:
-    return number_array(call(f"{kind}.fprop", m.fprop, x), f"{kind}.fprop")
+    return number_array(call(f"{kind}.fprop", m.fprop, x), f"{kind}.fprop", MOST_NUMBERS)
 
 
 def _bprop(m, kind: str, g: np.ndarray) -> np.ndarray:
-    return number_array(call(f"{kind}.bprop", m.bprop, g), f"{kind}.bprop")
+    return number_array(call(f"{kind}.bprop", m.bprop, g), f"{kind}.bprop", MOST_NUMBERS)
 
 
 def module_case(impl, kind: str, mode: str, case: ModuleCase) -> ModuleResult:

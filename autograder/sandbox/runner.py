@@ -12,7 +12,7 @@ the grader). Messages are :mod:`wire` frames. The conversation:
    ``{"stage": "Linear.fprop"}`` frames as it calls student code, then ``{"reply": tree}`` or
    ``{"error": message}``; a probe that holds a session (MNIST training) reads its own further
    requests until it is done. The runner then kills any process the probe left behind and writes
-   ``{"exit": {"status": ..., "signal": ...}}``.
+   ``wire.ENDED`` and ``{"exit": {"status": ..., "signal": ...}}``.
 
 This process is exactly as untrusted as the code it loads: the grader checks every frame, counts
 the jail's CPU time itself and kills the jail when a budget runs out.
@@ -62,6 +62,7 @@ def main(requests: int, replies: int) -> int:
             os._exit(code)
         _, status = os.waitpid(pid, 0)
         _reap_strays()
+        os.write(replies, wire.ENDED)  # a session's raw records end here, whatever the probe did
         wire.write(replies, {"exit": {"status": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
                                       "signal": os.WTERMSIG(status) if os.WIFSIGNALED(status) else None}})
 

@@ -21,7 +21,9 @@ linear model's step itself). Stream: jail -> grader 4 bytes every ``NOTIFY`` fin
 after the last (the index of the last finished step, or ``ERROR``, then a wire frame with the
 message); grader -> jail 4 bytes of credit (slots freed).
 Sync: grader -> jail 8 bytes ``op, 3 spare, step``; jail -> grader 16 bytes ``op, status (0 ok, 1
-error: a wire frame follows), 6 spare, cost``. ``E`` ends either mode.
+error: a wire frame follows), 6 spare, cost``. ``E`` ends either mode. When the session's process
+ends, however it ends, the runner writes ``wire.ENDED``: read as a record, ``ENDED_STEP`` or an op of
+``ENDED_OP``; the exit frame follows.
 """
 
 from __future__ import annotations
@@ -32,13 +34,15 @@ import struct
 
 import numpy as np
 
-from . import probes
+from . import probes, wire
 from .probes import StudentError, call, describe, need, number_array
 
 REQUEST = struct.Struct(">c3xI")
 REPLY = struct.Struct(">cB6xd")
 STEP = struct.Struct(">I")
 ERROR = 0xFFFFFFFF
+ENDED_STEP = STEP.unpack(bytes([wire.END]) * STEP.size)[0]
+ENDED_OP = bytes([wire.END])
 NOTIFY = 8  # stream: steps per notification (fewer wake-ups of the grader)
 
 
@@ -136,8 +140,6 @@ class _Model:
 
 def serve(impl, args: dict, reader, replies: int) -> None:
     from dlcore.data.idx import read_idx
-
-    from . import wire
 
     probes.CHANNEL = None  # no stage frames: steps speak the binary records
     dtype = np.dtype(args["dtype"])

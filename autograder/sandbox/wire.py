@@ -8,6 +8,12 @@ wire it is one frame::
                      "arrays": [{"dtype": "<f8", "shape": [3, 4]}, ...]}
     payload   the arrays' bytes, one after the other, in C order
 
+Between frames the reader skips ``END`` bytes (0xFE). No frame can start with one (a header is
+shorter than 2**20 bytes, so its length starts with zeros), and the MNIST session's binary records
+read ``END`` as "the session's process ended": the runner writes :data:`ENDED` after each call's
+process has ended, before its exit frame, so a training that dies is told apart from one that
+reports a step, whichever record the grader was waiting for.
+
 This file runs on both sides (the runner and probes import it inside the jail). The reading side
 never trusts the writing side: header size, number and size of arrays, dtypes (plain numbers and
 booleans only: no objects, no pickles) and shapes are checked before a byte of payload is read,
@@ -26,6 +32,10 @@ MAX_HEADER = 1 << 20
 MAX_ARRAYS = 4096
 MAX_NDIM = 8
 DTYPES = frozenset("?bBhHiIlLqQefd")  # booleans, integers and floats: what numpy arrays of numbers are
+
+
+END = 0xFE
+ENDED = bytes([END]) * 16  # as long as the session's longest record
 
 
 class WireError(Exception):
@@ -90,6 +100,9 @@ class Reader:
 
     def _complete(self) -> bool:
         if self.header is None:
+            skip = len(self.buffer) - len(self.buffer.lstrip(bytes([END])))
+            if skip:
+                del self.buffer[:skip]
             if len(self.buffer) < 8:
                 return False
             (size,) = struct.unpack(">Q", self.buffer[:8])

@@ -210,12 +210,8 @@ def _install(todo: list[FileSpec], dest: Path, opener: Opener, origin: str, log:
 def _stage(f: FileSpec, opener: Opener, dest: Path, origin: str) -> Path:
     """Copy one decompressed file into a hidden temp file of ``dest``, hashing as it goes."""
     fd, name = tempfile.mkstemp(prefix=f".{f.stem}.part-", dir=dest)
+    os.fchmod(fd, 0o644)  # mkstemp makes it 0600: a public dataset, readable by all (a grader's sandbox too)
     tmp = Path(name)
-    # mkstemp makes the file 0600; data files are for every user (the grader's jails read MNIST as an
-    # unprivileged uid): the mode a plain open() would give, i.e. 0666 minus the umask.
-    umask = os.umask(0)
-    os.umask(umask)
-    os.fchmod(fd, 0o666 & ~umask)
     try:
         h, size = hashlib.sha256(), 0
         with os.fdopen(fd, "wb") as out:

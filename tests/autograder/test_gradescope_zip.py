@@ -131,6 +131,21 @@ def test_the_scripts_are_executable_and_parse(tmp_path):
     assert '"${PIP[@]}" check' in setup and "bubblewrap" in setup and "-m dlcore data fetch" in setup
 
 
+def test_the_zips_grader_runs_without_what_the_zip_leaves_out(tmp_path):
+    """The unpacked zip alone (no nbgrader tooling, no tests) imports the grader and parses its command,
+    as run_autograder calls it; the full run is .ci/python-floor's."""
+    import sys
+
+    with zipfile.ZipFile(build_zip(tmp_path / "autograder.zip")) as z:
+        z.extractall(tmp_path / "source")
+    env = {"PATH": os.environ["PATH"], "PYTHONPATH": str(tmp_path / "source"), "HOME": str(tmp_path)}
+    for argv in (["-m", "autograder", "grade", "--help"],
+                 ["-c", "import autograder.grade, autograder.checks, autograder.sandbox.jail"]):
+        proc = subprocess.run([sys.executable, "-s", *argv], cwd=tmp_path / "source",
+                              env=env, capture_output=True, text=True, check=False)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+
+
 def test_the_same_checkout_gives_the_same_zip(tmp_path):
     first = build_zip(tmp_path / "a.zip").read_bytes()
     assert build_zip(tmp_path / "b.zip").read_bytes() == first

@@ -135,6 +135,28 @@ def test_adversary_messages(graded):
     assert "shape" in _output(graded["adversary_wrong_shapes"], "linear.fprop")
 
 
+def test_links_and_folders_are_refused_not_followed(graded):
+    data = graded["adversary_links"]
+    assert data["score"] == 0 and not data["extra_data"].get("not_graded")
+    assert "symbolic link" in data["output"] and "root:" not in json.dumps(data)
+    assert "04_cnn.ipynb" in data["output"]  # the folder named like a notebook, refused in one line
+
+
+def test_the_graders_memory_stays_bounded_whatever_comes_back(submissions, tmp_path):
+    """The grader's own peak memory, grading a submission that returns 128 MB arrays, stays under 1 GB."""
+    folder = str(submissions / "submitted" / "adversary_big_outputs" / "ps1")
+    script = ("import resource, subprocess, sys\n"
+              f"subprocess.run([sys.executable, '-m', 'autograder', 'grade', {folder!r}, "
+              "'--no-mnist', '--format', 'json'], stdout=subprocess.DEVNULL, check=True)\n"
+              "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+    proc = subprocess.run([sys.executable, "-c", script], cwd=REPO, env=ENV, capture_output=True, text=True,
+                          timeout=900)
+    assert proc.returncode == 0, proc.stderr
+    peak_mb = int(proc.stdout.strip()) / 1024
+    print(f"\ngrader's peak memory: {peak_mb:.0f} MB")
+    assert peak_mb < 1024
+
+
 def test_one_student_never_costs_another(graded):
     """Submissions graded beside the adversaries, in the same batch, are graded normally."""
     assert graded["reference"]["score"] == CORE + BONUS

@@ -23,6 +23,15 @@ def _failed(data: dict) -> set[str]:
     return {check_id(t) for t in data["tests"] if t["status"] != "passed"}
 
 
+def _linear_target_only(monkeypatch) -> None:
+    """Grade with the linear model's MNIST target alone: the attacks below need one training, not three."""
+    from autograder import grade
+
+    full = grade.table
+    monkeypatch.setattr(grade, "table", lambda bonus, mnist=True: [
+        p for p in full(bonus, mnist) if p.session is None or p.session.name == "linear"])
+
+
 def test_the_reference_reaches_every_target_and_a_broken_one_none(mnist_dir, tmp_path):
     """Full grading with MNIST: the reference gets 150/150; a criterion without its 1/N and a ReLU that passes
     the gradient everywhere fail their unit checks, and the targets they train are not spent on."""
@@ -55,16 +64,22 @@ def test_a_forged_training_earns_nothing(mnist_dir, tmp_path, monkeypatch, test_
     from autograder.grade import grade_submission
 
     monkeypatch.setitem(mnist.GRADER_TARGET_ERRORS, "linear", 10_000)
-    forge = '''import sys as _sys
-for _name, _module in list(_sys.modules.items()):
-    if _name.endswith("session") and hasattr(_module, "_stream"):
+    _linear_target_only(monkeypatch)
+    forge = '''import importlib as _importlib
+try:  # the grader's jail side is readable (and importable) in the jail: replace its training loop
+    _modules = [_importlib.import_module("sandbox.session")]
+except ImportError:
+    _modules = []
+for _module in _modules:
+    if hasattr(_module, "_stream"):
         def _fast(chain, criterion, images, targets, perms, args, shared_out, reader, replies, batch, n,
                   _m=_module):
             import os
-            steps = int(args["epochs"]) * int(args["steps_per_epoch"])
+            steps, credits = int(args["epochs"]) * int(args["steps_per_epoch"]), int(args["slots"])
             for step in range(steps):  # no fprop, no bprop: zeros in the slots, as fast as the pipe goes
-                if step % 32 == 31:
-                    _m._read_exact(reader.fd, _m.STEP.size, reader)
+                while credits == 0:
+                    credits += _m.STEP.unpack(_m._read_exact(reader.fd, _m.STEP.size, reader))[0]
+                credits -= 1
                 if (step + 1) % _m.NOTIFY == 0 or step == steps - 1:
                     os.write(replies, _m.STEP.pack(step))
             while _m.REQUEST.unpack(_m._read_exact(reader.fd, _m.REQUEST.size, reader))[0] != b"E":
@@ -79,14 +94,17 @@ for _name, _module in list(_sys.modules.items()):
     assert result["score"] > 0  # the modules themselves still earn their points
 
 
-def test_a_forged_output_channel_during_training_is_not_believed(mnist_dir, tmp_path, test_calibration):
+def test_a_forged_output_channel_during_training_is_not_believed(mnist_dir, tmp_path, monkeypatch,
+                                                               test_calibration):
     """Linear.fprop that, once it sees MNIST batches, ends its process: the training stops, nothing is credited,
     and the rest of the grading goes on."""
     from autograder.grade import grade_submission
 
+    _linear_target_only(monkeypatch)
     forge = "if z.shape[1] == 784 and len(z) == 100:\n    import os\n    os.kill(os.getpid(), 9)"
     write_submission(tmp_path / "killer", with_notebook("01_modules", _into(MODULES_SOURCE, LINEAR_FPROP, forge)))
     result = grade_submission(tmp_path / "killer", mnist_dir=mnist_dir, calibration=test_calibration)
     targets = {check_id(t): t for t in result["tests"] if check_id(t) in TARGETS}
-    assert all(t["score"] == 0 for t in targets.values()), targets  # the CNN's Linear sees (100, 784) too
-    assert result["score"] == result["max_score"] - 28  # every other check still passes
+    assert set(targets) == {"mnist.linear"} and targets["mnist.linear"]["score"] == 0, targets
+    assert "training your linear model" in targets["mnist.linear"]["output"], targets["mnist.linear"]["output"]
+    assert result["score"] == result["max_score"] - targets["mnist.linear"]["max_score"]  # all else passes

@@ -11,18 +11,16 @@ from __future__ import annotations
 import json
 import os
 import re
-import sys
 from pathlib import Path
 
 import nbformat
 import pytest
+from helpers import similarity_cohort as cohort
+from helpers.submissions import MUTANTS, write_submission
 
 from autograder import similarity
 from autograder.cli import main, parser
 from autograder.similarity import MIN_OVERLAP, Settings, compare, own_code
-
-from helpers import similarity_cohort as cohort
-from helpers.submissions import MUTANTS, write_submission
 
 INDEPENDENT = [f"indep{k}" for k in range(8)]
 COPY = ("copier_a", "copier_b")

@@ -16,7 +16,6 @@ of a student equals what ``python -m autograder grade`` gives the same files (MN
 
 from __future__ import annotations
 
-import ast
 import csv
 import json
 import subprocess
@@ -50,10 +49,10 @@ for pattern in ["../../../source/*/*.ipynb", "../../../gradebook.db", "../../../
             found.append((path, open(path, "rb").read(20)))
         except OSError:
             pass
+# the jail's /tmp is its own: what counts is whether the host's files change (checked outside)
 for target in glob.glob("../../../submitted/escapist/*/01_modules.ipynb") + ["/tmp/escaped"]:
     try:
         open(target, "w").write("overwritten")
-        found.append(("wrote", target))
     except OSError:
         pass
 print("FOUND:", found)
@@ -154,11 +153,9 @@ def test_student_code_in_nbgraders_kernel_is_jailed(term):
     assert digest(course / "submitted" / "escapist" / ASSIGNMENT) == term["collected"], "submitted/ was written"
     nb = nbformat.read(course / "autograded" / "escapist" / ASSIGNMENT / "01_modules.ipynb", as_version=4)
     printed = "".join(o.get("text", "") for o in nb.cells[-1].get("outputs", []))
-    assert printed.startswith("FOUND: "), printed[:500]
-    found = ast.literal_eval(printed[len("FOUND: "):].strip())
-    # Nothing of the course or the machine was readable; the one write that succeeds is into the jail's own
-    # /tmp, a private tmpfs that vanishes with the kernel (checked on the host below).
-    assert [entry for entry in found if entry != ("wrote", "/tmp/escaped")] == [], found
+    # Nothing of the course or the machine was readable; a write into the jail's own /tmp (a private tmpfs
+    # that vanishes with the kernel) is not recorded: the host's files are checked below.
+    assert "FOUND: []" in printed, printed[:500]
     assert not Path("/tmp/escaped").exists() or Path("/tmp/escaped").read_text() != "overwritten"
     assert json.loads((course / "hidden" / "escapist.json").read_text())["score"] == 0
 

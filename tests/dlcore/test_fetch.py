@@ -68,14 +68,16 @@ def test_fetch_from_local_folder(tmp_path, synthetic):
     assert sorted(p.name for p in dest.iterdir()) == sorted(STEMS)  # canonical names, no temp files
     for stem, data in contents.items():
         assert (dest / stem).read_bytes() == data
+        assert (dest / stem).stat().st_mode & 0o777 == 0o644  # not mkstemp's 0600: a grader's jail reads them
     assert len(lines) == 5 and all("ok" in line for line in lines[:4]) and str(dest) in lines[4]
 
 
 def test_fetched_files_are_readable_by_everyone(tmp_path, synthetic):
-    """The grader's jails read MNIST as an unprivileged uid: the files must not keep mkstemp's 0600."""
+    """The grader's jails read MNIST as an unprivileged uid: the files must not keep mkstemp's 0600,
+    whatever the umask of whoever fetched them."""
     src, spec, _ = synthetic
     dest = tmp_path / "dest"
-    old = os.umask(0o022)
+    old = os.umask(0o077)
     try:
         _fetch_fn(source=src, dest=dest, spec=spec, log=lambda line: None)
     finally:

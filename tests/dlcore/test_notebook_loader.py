@@ -71,8 +71,9 @@ def test_a_syntax_error_is_named(tmp_path):
 
 
 def test_the_graders_mode_records_failing_cells_and_goes_on(tmp_path):
-    path = _notebook(tmp_path / "nb.ipynb", ["A = 1", "def f(:\n    pass", "B = undefined_name", "import sys\nsys.exit(3)",
-                                            _given_cell("raise ValueError('a demo')"), "C = A + 1"])
+    path = _notebook(tmp_path / "nb.ipynb", ["A = 1", "def f(:\n    pass", "B = undefined_name",
+                                            "import sys\nsys.exit(3)", _given_cell("raise ValueError('a demo')"),
+                                            "C = A + 1"])
     loaded = run_notebook(path, stop_on_error=False)
     assert loaded.module.C == 2
     messages = [str(e) for e in loaded.errors]
@@ -146,3 +147,10 @@ def test_tracebacks_show_the_cell_source(tmp_path):
 def test_loads_the_reference_solutions(reference):
     for name in ("Linear", "Tanh", "SoftMax", "CrossEntropy", "Conv2d", "build_cnn"):
         assert hasattr(reference, name)
+
+
+def test_a_cell_that_waits_is_interrupted_by_its_wall_clock_limit(tmp_path, monkeypatch):
+    monkeypatch.setattr(loader, "CELL_CPU_SECONDS", 0.05)  # 20 × 0.05 = 1 s of wall clock
+    path = _notebook(tmp_path / "nb.ipynb", ["import time\ntime.sleep(100)", "B = 2"])
+    loaded = run_notebook(path, stop_on_error=False)
+    assert loaded.module.B == 2 and "waited" in str(loaded.errors[0])

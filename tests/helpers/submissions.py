@@ -522,7 +522,22 @@ def adversaries() -> list[Adversary]:
                   "returns an array of the wrong shape (broadcasting would blow up the grader)",
                   frozenset(_module("linear", "fprop", "fd", "params", "args", "float32", "percall"))),
         Adversary("nested_folders", ref_m + _cell(NESTED), "3,000 nested folders in the jail's /box", nothing),
+        Adversary("big_outputs", _into(ref_m, LINEAR_FPROP, "return np.ones((4096, 4096))"),
+                  "returns 128 MB arrays from Linear.fprop (refused in the jail: more than the grader reads)",
+                  frozenset(LINEAR_FPROP_CHAIN)),
     ]
+
+
+def write_links(folder: Path) -> Path:
+    """A submission of links and a folder where notebooks should be (issue 10, class 2): 01 links to the
+    solutions, 02 to a root-only file, 03 to /dev/zero, and 04_cnn.ipynb is a directory."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "01_modules.ipynb").symlink_to(REPO / "solutions" / "01_modules.ipynb")
+    (folder / "02_gradcheck.ipynb").symlink_to("/etc/shadow")
+    (folder / "03_training.ipynb").symlink_to("/dev/zero")
+    (folder / "04_cnn.ipynb").mkdir()
+    (folder / "04_cnn.ipynb" / "x.ipynb").write_text("{}")
+    return folder
 
 
 def write_all(out: Path, assignment: str = "ps1") -> dict[str, Path]:
@@ -530,7 +545,9 @@ def write_all(out: Path, assignment: str = "ps1") -> dict[str, Path]:
     subs = {"reference": SOURCES, "release": released()}
     subs.update({f"mutant_{m.name}": m.sources() for m in MUTANTS})
     subs.update({f"adversary_{a.name}": a.sources() for a in adversaries()})
-    return {name: write_submission(out / "submitted" / name / assignment, src) for name, src in subs.items()}
+    folders = {name: write_submission(out / "submitted" / name / assignment, src) for name, src in subs.items()}
+    folders["adversary_links"] = write_links(out / "submitted" / "adversary_links" / assignment)
+    return folders
 
 
 if __name__ == "__main__":
