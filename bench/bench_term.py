@@ -1,6 +1,6 @@
 """Seconds of ``python -m autograder autograde`` for a class, with 1 and with 2 workers (or any list).
 
-The class: N students of the synthetic cohort of ``tests/similarity_cohort.py`` (students who answered
+The class: N students of the synthetic cohort of ``tests/helpers/similarity_cohort.py`` (students who answered
 every answer cell of the four notebooks in their own styles: nbgrader runs their training cells and
 the hidden suite grades working code), or N copies of the reference solutions with ``--reference``.
 A temporary course is released and collected once; then, for each worker count, the whole class is
