@@ -32,3 +32,8 @@ c.ClearSolutions.code_stub = {
 # Every kernel that executes a student's notebook runs in a bubblewrap jail (autograder/sandbox/kernel.py):
 # no network, an unprivileged uid, no view of source/, submitted/, the gradebook or other students.
 c.Execute.kernel_manager_class = "autograder.sandbox.kernel.JailedKernelManager"
+
+# Late submissions: nbgrader compares each submission's timestamp.txt with the assignment's due date and
+# asks this plugin for each notebook's penalty; the policy is the term file's (autograder/term.toml, or
+# $DLCORE_TERM). python -m autograder recomputes the penalties whenever scores change (autograder/instructor/late.py).
+c.AssignLatePenalties.plugin_class = "autograder.instructor.late.LatePolicy"

@@ -9,11 +9,20 @@ that loads ``autograder/nbgrader_config.py``; nbgrader runs there, so its usual 
 
 All notebooks form ONE assignment, ``dlcore``: a later notebook may load an earlier one from the
 same folder, and a student gets one row in the grades.
+
+The term's own settings (due date, late policy, parts, LMS names) are in ``autograder/term.toml``
+(:mod:`.term`), the course's ``term`` unless another file is given. Instructor commands that write
+the course hold :meth:`Course.lock` so that two of them never interleave.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import fcntl
+import os
 import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +31,7 @@ SOLUTIONS = REPO / "solutions"
 NOTEBOOKS = REPO / "notebooks"
 CONFIG = REPO / "autograder" / "nbgrader_config.py"
 DEFAULT_COURSE = REPO / "autograder" / "course"
+TERM = REPO / "autograder" / "term.toml"
 ASSIGNMENT = "dlcore"
 
 _STUB = '''\
@@ -47,10 +57,12 @@ class Course:
     root: Path = DEFAULT_COURSE
     solutions: Path = SOLUTIONS
     assignment: str = ASSIGNMENT
+    term: Path = TERM
 
     def __post_init__(self):
         object.__setattr__(self, "root", Path(self.root).resolve())
         object.__setattr__(self, "solutions", Path(self.solutions).resolve())
+        object.__setattr__(self, "term", Path(self.term).resolve())
 
     def folder(self, step: str, student: str | None = None) -> Path:
         """``<root>/<step>/[<student>/]<assignment>``, e.g. ``folder("submitted", "alice")``."""
@@ -84,3 +96,28 @@ class Course:
         if not submitted.is_dir():
             return []
         return sorted(p.name for p in submitted.iterdir() if (p / self.assignment).is_dir())
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold the course's lock (``<root>/.lock``) or fail at once: one instructor command that
+        writes the course at a time (collect, autograde, import-hidden, feedback, export).
+
+        Raises:
+            RuntimeError: another command holds it (its process id is in the message).
+        """
+        self.root.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.root / ".lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as exc:
+                if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                    raise
+                holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+                raise RuntimeError(f"another instructor command (process {holder}) is working on {self.root}: "
+                                   "wait for it to finish") from None
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, str(os.getpid()).encode(), 0)
+            yield
+        finally:
+            os.close(fd)  # closing releases the lock

@@ -19,16 +19,21 @@ class NbgraderError(RuntimeError):
     """An nbgrader command exited with a non-zero status."""
 
 
-def nbgrader_env(quick: bool = True) -> dict[str, str]:
+def nbgrader_env(quick: bool = True, term: Path | None = None) -> dict[str, str]:
     """The environment for nbgrader and its kernels.
 
     ``DLCORE_QUICK=1`` (unless already set) shortens the ``long-running`` MNIST cells while grading;
     the MNIST error targets are graded separately. This repository goes first on ``PYTHONPATH`` so
     that the kernels import its ``dlcore``, and the interpreter's ``bin/`` first on ``PATH``:
     nbgrader runs ``alembic`` from there to open the gradebook, even when the environment
-    (``.venv``) is not activated.
+    (``.venv``) is not activated. ``term``: the term file nbgrader's late-penalty plugin reads
+    (``$DLCORE_TERM``).
     """
+    from .late import TERM_ENV
+
     env = dict(os.environ)
+    if term is not None:
+        env[TERM_ENV] = str(term)
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), *filter(None, [env.get("PATH")])])
     if quick:
         env.setdefault("DLCORE_QUICK", "1")
@@ -36,12 +41,13 @@ def nbgrader_env(quick: bool = True) -> dict[str, str]:
     return env
 
 
-def run_nbgrader(course: Course, *args: str, quiet: bool = False) -> subprocess.CompletedProcess:
-    """``nbgrader ARGS`` in ``course.root`` (whose ``nbgrader_config.py`` loads the course's config)."""
+def run_nbgrader(course: Course, *args: str, quiet: bool = False, check: bool = True) -> subprocess.CompletedProcess:
+    """``nbgrader ARGS`` in ``course.root`` (whose ``nbgrader_config.py`` loads the course's config);
+    ``quiet`` captures its output; ``check`` raises :class:`NbgraderError` when it fails."""
     command = [sys.executable, "-m", "nbgrader", *args, f"--CourseDirectory.root={course.root}"]
-    result = subprocess.run(command, cwd=course.root, env=nbgrader_env(), text=True,
+    result = subprocess.run(command, cwd=course.root, env=nbgrader_env(term=course.term), text=True,
                             capture_output=quiet, check=False)
-    if result.returncode != 0:
+    if check and result.returncode != 0:
         detail = f"\n{result.stdout}{result.stderr}" if quiet else ""
         raise NbgraderError(f"`nbgrader {' '.join(args)}` failed with status {result.returncode}{detail}")
     return result

@@ -17,17 +17,15 @@ of a student equals what ``python -m autograder grade`` gives the same files (MN
 from __future__ import annotations
 
 import csv
-import hashlib
-import html
 import json
 import subprocess
 import sys
-from html.parser import HTMLParser
 from pathlib import Path
 
 import nbformat
 import pytest
 from helpers import REPO
+from helpers.course import cell, course_cli, digest, graded_test_cells, grades, html_text
 
 from autograder.instructor.hidden_map import MARKER, cell_map
 from autograder.instructor.layout import ASSIGNMENT, source_notebooks
@@ -61,61 +59,6 @@ print("FOUND:", found)
 # ### BEGIN HIDDEN TESTS (nbgrader's marker in a student's cell)'''
 
 
-def course_cli(course: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-m", "autograder", "--quiet", "--course", str(course), *args]
-    result = subprocess.run(command, cwd=REPO, env=nbgrader_env(), capture_output=True, text=True, check=False)
-    if check:
-        assert result.returncode == 0, f"{args} failed:\n{result.stdout}\n{result.stderr}"
-    return result
-
-
-def _cell(nb: nbformat.NotebookNode, grade_id: str) -> nbformat.NotebookNode:
-    return next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
-
-
-def graded_test_cells(path: Path) -> dict[tuple[str, str], float]:
-    """(notebook, grade_id) -> points of the autograded test cells of a source notebook."""
-    cells = {}
-    for cell in nbformat.read(path, as_version=4).cells:
-        meta = cell.metadata.get("nbgrader", {})
-        if meta.get("grade") and not meta.get("solution"):
-            cells[path.stem, meta["grade_id"]] = float(meta["points"])
-    return cells
-
-
-def grades(course: Path, student: str) -> dict[tuple[str, str], tuple[float | None, float | None, float, bool]]:
-    """(notebook, grade_id) -> (auto_score, manual_score, score, needs_manual_grade) of each test cell."""
-    from nbgrader.api import Gradebook
-
-    out = {}
-    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
-        for notebook in gb.find_submission(ASSIGNMENT, student).notebooks:
-            for grade in notebook.grades:
-                if grade.cell.cell_type == "code":
-                    out[notebook.name, grade.name] = (grade.auto_score, grade.manual_score, grade.score,
-                                                      grade.needs_manual_grade)
-    return out
-
-
-class _Text(HTMLParser):
-    def __init__(self):
-        super().__init__()
-        self.parts = []
-
-    def handle_data(self, data):
-        self.parts.append(data)
-
-
-def html_text(path: Path) -> str:
-    parser = _Text()
-    parser.feed(path.read_text())
-    return html.unescape("".join(parser.parts))
-
-
-def _digest(folder: Path) -> dict[str, str]:
-    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.glob("*.ipynb"))}
-
-
 @pytest.fixture(scope="module")
 def term(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("term")
@@ -128,8 +71,8 @@ def term(tmp_path_factory):
         for path in sources:
             (subs / student / path.name).write_bytes(((folder / path.name) if folder else path).read_bytes())
     partial = nbformat.read(subs / "partial" / "01_modules.ipynb", as_version=4)
-    _cell(partial, "tanh").source = _cell(nbformat.read(release / "01_modules.ipynb", as_version=4), "tanh").source
-    linear = _cell(partial, "linear")
+    cell(partial, "tanh").source = cell(nbformat.read(release / "01_modules.ipynb", as_version=4), "tanh").source
+    linear = cell(partial, "linear")
     assert HONEST in linear.source
     linear.source = linear.source.replace(HONEST, CHEAT)
     nbformat.write(partial, subs / "partial" / "01_modules.ipynb")
@@ -137,11 +80,11 @@ def term(tmp_path_factory):
     escapist.cells.append(nbformat.v4.new_code_cell(ESCAPE))
     nbformat.write(escapist, subs / "escapist" / "01_modules.ipynb")
     flipped = nbformat.read(subs / "flipped" / "01_modules.ipynb", as_version=4)
-    _cell(flipped, "linear").metadata["nbgrader"].update(grade=True, points=5)  # nbgrader: inconsistent checksums
+    cell(flipped, "linear").metadata["nbgrader"].update(grade=True, points=5)  # nbgrader: inconsistent checksums
     nbformat.write(flipped, subs / "flipped" / "01_modules.ipynb")
 
     course_cli(course, "collect", str(subs))
-    collected = _digest(course / "submitted" / "escapist" / ASSIGNMENT)
+    collected = digest(course / "submitted" / "escapist" / ASSIGNMENT)
     autograde = course_cli(course, "autograde", "--no-mnist", check=False)
     feedback = course_cli(course, "feedback", check=False)
     course_cli(course, "export", "--to", str(tmp / "grades.csv"))
@@ -207,9 +150,11 @@ def test_the_gradebook_and_the_headless_grader_give_the_same_score(term, student
 
 def test_student_code_in_nbgraders_kernel_is_jailed(term):
     course = term["course"]
-    assert _digest(course / "submitted" / "escapist" / ASSIGNMENT) == term["collected"], "submitted/ was written"
+    assert digest(course / "submitted" / "escapist" / ASSIGNMENT) == term["collected"], "submitted/ was written"
     nb = nbformat.read(course / "autograded" / "escapist" / ASSIGNMENT / "01_modules.ipynb", as_version=4)
     printed = "".join(o.get("text", "") for o in nb.cells[-1].get("outputs", []))
+    # Nothing of the course or the machine was readable; a write into the jail's own /tmp (a private tmpfs
+    # that vanishes with the kernel) is not recorded: the host's files are checked below.
     assert "FOUND: []" in printed, printed[:500]
     assert not Path("/tmp/escaped").exists() or Path("/tmp/escaped").read_text() != "overwritten"
     assert json.loads((course / "hidden" / "escapist.json").read_text())["score"] == 0

@@ -7,6 +7,8 @@ import gzip
 import hashlib
 import importlib
 import io
+import os
+import stat
 import subprocess
 import urllib.error
 from pathlib import Path
@@ -68,6 +70,20 @@ def test_fetch_from_local_folder(tmp_path, synthetic):
         assert (dest / stem).read_bytes() == data
         assert (dest / stem).stat().st_mode & 0o777 == 0o644  # not mkstemp's 0600: a grader's jail reads them
     assert len(lines) == 5 and all("ok" in line for line in lines[:4]) and str(dest) in lines[4]
+
+
+def test_fetched_files_are_readable_by_everyone(tmp_path, synthetic):
+    """The grader's jails read MNIST as an unprivileged uid: the files must not keep mkstemp's 0600,
+    whatever the umask of whoever fetched them."""
+    src, spec, _ = synthetic
+    dest = tmp_path / "dest"
+    old = os.umask(0o077)
+    try:
+        _fetch_fn(source=src, dest=dest, spec=spec, log=lambda line: None)
+    finally:
+        os.umask(old)
+    for path in dest.iterdir():
+        assert stat.S_IMODE(path.stat().st_mode) == 0o644, path
 
 
 def test_fetch_is_idempotent(tmp_path, synthetic):
