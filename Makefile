@@ -68,7 +68,7 @@ bench-cnn: data
 
 # What grading the reference with MNIST costs in CPU seconds (target <= 60), and what each defence adds.
 bench-grading: data
-	$(PY) bench/bench_grading.py --defences
+	$(PY) -m bench.bench_grading --defences
 
 clean:
 	rm -rf $(VENV) $(OUT) .pytest_cache .ruff_cache

@@ -1,13 +1,5 @@
-import os
 import sys
 
-# One BLAS thread per process, set before numpy is imported: the grader and the student's jailed process
-# take turns on the same cores, and OpenBLAS's extra threads spin while the other process computes.
-# Grading the reference with MNIST on an idle 2-core machine: 197 s wall and 128 CPU s with the default
-# threads, 90 s and 92 CPU s with one (bench/RESULTS.md). An instructor's own setting is kept.
-for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_variable, "1")
-
-from autograder.cli import main  # noqa: E402
+from autograder.cli import main
 
 sys.exit(main())

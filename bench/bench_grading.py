@@ -13,10 +13,10 @@ With ``--defences`` it also measures what the sandbox's defences cost on this ma
 * training the MLP for two epochs through the grader-driven session (the student's modules in the
   jail, the optimizer and the sampled checks here) against dlcore's ``train_epoch`` in one process.
 
-Usage: ``python bench/bench_grading.py [--data DIR] [--defences] [--json]`` (``make bench-grading``).
+Usage, from the checkout: ``python -m bench.bench_grading [--data DIR] [--defences] [--json]`` (``make bench-grading``).
 """
 
-from __future__ import annotations
+from __future__ import annotations  # noqa: I001 (autograder before numpy: see below)
 
 import argparse
 import json
@@ -26,6 +26,7 @@ import sys
 import time
 from pathlib import Path
 
+import autograder  # noqa: F401  (before numpy: one BLAS thread per process, as every grading runs)
 import numpy as np
 
 TARGET_CPU = 60.0

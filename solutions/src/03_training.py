@@ -243,7 +243,9 @@ assert all(p.dtype == np.float32 for p in mlp.params()), "build the layers with 
 #
 # `run` trains a model epoch by epoch with **your** `train`, and counts the test errors after each
 # epoch (`count_errors` predicts the class of highest probability and compares with the labels).
-# The linear model takes well under a minute; the MLP about 0.5 s per epoch.
+# On an idle 2-core machine an MLP epoch takes about 0.7 s (30 epochs: under half a minute) and a
+# linear epoch less; a busy machine takes longer (set `OPENBLAS_NUM_THREADS=1` before starting
+# Jupyter if it is shared).
 
 # %% kind="readonly" grade_id="run"
 def run(name, model, epochs, rng):
