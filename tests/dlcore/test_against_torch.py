@@ -10,22 +10,15 @@ PyTorch is not a requirement of the course (students must not download it): with
 is skipped, unless ``DLCORE_REQUIRE_TORCH=1`` (set in CI by .ci/run), which turns the skip into a failure.
 """
 
-import os
 
 import numpy as np
 import pytest
+from helpers import require_torch
 
 from dlcore import SGD, Adam, Flatten, LogSoftMax, MaxPool2d, NLLLoss, Reshape, Sigmoid
 from dlcore.models import build_model
 
-if os.environ.get("DLCORE_REQUIRE_TORCH") == "1":
-    try:
-        import torch
-    except ImportError as exc:
-        pytest.fail(f"DLCORE_REQUIRE_TORCH=1 but PyTorch does not import ({exc}): pip install torch==2.13.0",
-                    pytrace=False)
-else:
-    torch = pytest.importorskip("torch")
+torch = require_torch()
 import torch.nn.functional as F  # noqa: E402  (only once torch is known to import)
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")  # torch's own deprecation notices

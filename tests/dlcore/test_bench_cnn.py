@@ -6,12 +6,11 @@ PyTorch is not a requirement of the course: the comparison is skipped without it
 """
 
 import importlib.util
-import os
 import re
 import sys
 
 import pytest
-from helpers import REPO
+from helpers import REPO, require_torch
 
 BENCH = REPO / "bench" / "bench_cnn.py"
 TINY = ["--quick", "--train-size", "300", "--test-size", "200", "--profile-repeats", "1"]
@@ -25,17 +24,6 @@ def load_bench():
         sys.modules["bench_cnn"] = module  # before running it: its dataclass looks its module up there
         spec.loader.exec_module(module)
     return sys.modules["bench_cnn"]
-
-
-def require_torch():
-    if os.environ.get("DLCORE_REQUIRE_TORCH") == "1":
-        try:
-            import torch  # noqa: F401
-        except ImportError as exc:
-            pytest.fail(f"DLCORE_REQUIRE_TORCH=1 but PyTorch does not import ({exc}): pip install torch==2.13.0",
-                        pytrace=False)
-    else:
-        pytest.importorskip("torch")
 
 
 @pytest.mark.mnist
