@@ -1,7 +1,7 @@
 """MNIST targets: the student's modules trained by the grader, counted by the grader.
 
 The training loop runs in the grader's process (``train``): it owns the parameters, the optimizer
-(dlcore's SGD rule or Adam, never the student's), the order of the mini-batches and the test set,
+(dlcore's Adam, never the student's), the order of the mini-batches and the test set,
 which never enters the jail. The jail (``autograder/sandbox/session.py``) only computes, with the
 student's modules, the gradients of each mini-batch it is told to take, on parameters it can read
 but not write. A random sample of the steps (the grader's secret: ``VERIFY_SHARE`` of them, at
@@ -28,7 +28,7 @@ from autograder.checks.base import Check, Part, fail
 from autograder.diagnose import Verdict
 from autograder.sandbox.jail import Box, Budget, Outcome
 from autograder.sandbox.session import ENDED_OP, ENDED_STEP, ERROR, REPLY, REQUEST, STEP, sizes, slot_bytes, views
-from dlcore.course import GRADER_TARGET_ERRORS
+from dlcore.course import GRADER_TARGET_ERRORS, GRADER_TRAINING, training_text
 
 TRAIN_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte")
 VERIFY_SHARE, VERIFY_MIN, VERIFY_RTOL = 0.02, 30, 1e-2
@@ -38,40 +38,46 @@ HIDDEN = 128  # the CNN's Dropout acts on (N, 128)
 
 @dataclass(frozen=True)
 class Recipe:
-    """One graded training run: architecture (for the jail: the layers, by class and sizes), optimizer,
-    length; its target and points; the value tests it requires; and its nbgrader cell."""
+    """One graded training run: architecture (for the jail: the layers, by class and sizes), length and
+    learning rate of dlcore's Adam (:data:`dlcore.course.GRADER_TRAINING`); its target and points; the
+    value tests it requires; and its nbgrader cell."""
 
     name: str
     layers: tuple[tuple, ...]
     criterion: bool  # True: the student's CrossEntropy after their SoftMax; False: logits, LogSoftMax+NLL here
-    optimizer: str
-    lr: float
-    epochs: int
-    seed: int
     points: float
     requires: tuple[str, ...]
     cell: tuple[str, str]
+    lr: float
+    epochs: int
+    batches: int  # mini-batches per epoch (at most N_TRAIN // BATCH), each epoch a fresh permutation
+    seed: int = 0
 
     @property
     def target(self) -> int:
         return GRADER_TARGET_ERRORS[self.name]
 
+    @property
+    def steps(self) -> int:
+        return self.epochs * self.batches
+
 
 _VALUES = {k: (f"{k}.fprop", f"{k}.bprop.input") for k in ("linear", "tanh", "softmax", "crossentropy", "relu")}
+# Adam, dlcore's, for all three (never the student's Momentum, so that a broken optimizer is graded once).
 RECIPES = {
-    "linear": Recipe("linear", (("Linear", 784, 10), ("SoftMax",)), True, "sgd", 0.1, 60, 0, 10,
+    "linear": Recipe("linear", (("Linear", 784, 10), ("SoftMax",)), True, 10,
                      (*_VALUES["linear"], "linear.bprop.grad_w", "linear.bprop.grad_b", *_VALUES["softmax"],
-                      *_VALUES["crossentropy"]), ("03_training", "test_targets")),
-    "mlp": Recipe("mlp", (("Linear", 784, 200), ("Tanh",), ("Linear", 200, 10), ("SoftMax",)), True, "sgd", 0.1, 30,
-                  0, 10, (*_VALUES["linear"], "linear.bprop.grad_w", "linear.bprop.grad_b", *_VALUES["tanh"],
-                          *_VALUES["softmax"], *_VALUES["crossentropy"]), ("03_training", "test_targets")),
-    # Adam, dlcore's (never the student's Momentum, so that a broken optimizer is graded once).
+                      *_VALUES["crossentropy"]), ("03_training", "test_targets"), **GRADER_TRAINING["linear"]),
+    "mlp": Recipe("mlp", (("Linear", 784, 200), ("Tanh",), ("Linear", 200, 10), ("SoftMax",)), True, 10,
+                  (*_VALUES["linear"], "linear.bprop.grad_w", "linear.bprop.grad_b", *_VALUES["tanh"],
+                   *_VALUES["softmax"], *_VALUES["crossentropy"]), ("03_training", "test_targets"),
+                  **GRADER_TRAINING["mlp"]),
     "cnn": Recipe("cnn", (("Reshape", 1, 28, 28), ("Conv2d", 1, 8, 5, 2), ("ReLU",), ("MaxPool2d", 2),
                           ("Conv2d", 8, 16, 5, 2), ("ReLU",), ("MaxPool2d", 2), ("Flatten",), ("Linear", 784, HIDDEN),
-                          ("ReLU",), ("Dropout", 0.3), ("Linear", HIDDEN, 10)), False, "adam", 1e-3, 1, 0, 8,
+                          ("ReLU",), ("Dropout", 0.3), ("Linear", HIDDEN, 10)), False, 8,
                   (*_VALUES["linear"], "linear.bprop.grad_w", "linear.bprop.grad_b", "conv2d.fprop",
                    "conv2d.bprop.input", "conv2d.bprop.grad_w", "conv2d.bprop.grad_b", *_VALUES["relu"],
-                   "dropout.train", "dropout.bprop"), ("04_cnn", "test_cnn_target")),
+                   "dropout.train", "dropout.bprop"), ("04_cnn", "test_cnn_target"), **GRADER_TRAINING["cnn"]),
 }
 CORE, BONUS = ("linear", "mlp"), ("cnn",)
 
@@ -187,7 +193,6 @@ def train(box: Box, recipe: Recipe, ref, mnist_dir: Path, shared: SharedMemory, 
 def _train(box: Box, recipe: Recipe, ref, mnist_dir: Path, shared: SharedMemory, budget: Budget,
            result: Training) -> None:
     from dlcore.optim import Adam
-    from dlcore.train import SGD
 
     rng = np.random.default_rng(recipe.seed)
     model = reference_model(recipe, ref, rng)  # the reference's initialisation, as dlcore's train_epoch would run
@@ -196,7 +201,7 @@ def _train(box: Box, recipe: Recipe, ref, mnist_dir: Path, shared: SharedMemory,
     for p, initial in zip(params, model.params(), strict=True):
         p[...] = initial
     perms_offset = 4 * sum(sizes(shapes))
-    steps_per_epoch, total = N_TRAIN // BATCH, recipe.epochs * (N_TRAIN // BATCH)
+    steps_per_epoch, total = recipe.batches, recipe.steps
     stream = recipe.criterion
     perms = shared.inbound[perms_offset:perms_offset + 4 * N_TRAIN * (recipe.epochs if stream else 1)].view(np.int32)
     if stream:  # the jail runs ahead: every epoch's order now (drawn as dlcore.data.minibatches would)
@@ -223,11 +228,11 @@ def _train(box: Box, recipe: Recipe, ref, mnist_dir: Path, shared: SharedMemory,
     verify = set(secret.choice(total, size=min(total, max(VERIFY_MIN, int(VERIFY_SHARE * total))), replace=False))
     verify |= {0, total - 1}
     holder = _Holder(params)
-    optimizer = Adam(holder, recipe.lr) if recipe.optimizer == "adam" else SGD(holder, recipe.lr)
+    optimizer = Adam(holder, recipe.lr)
     reference = reference_model(recipe, ref, np.random.default_rng(0))
     check = _Verifier(recipe, ref, reference, params, data.x_train, targets, verify, result)
     if stream:
-        _stream(box, shared, shapes, perms, holder, optimizer, check, budget, total, result)
+        _stream(box, shared, shapes, perms, holder, optimizer, check, budget, recipe, result)
     else:
         _sync(box, recipe, shared, shapes, perms, holder, optimizer, check, budget, rng, targets, result,
               (logits_offset, grad_logits_offset, mask_offset))
@@ -259,11 +264,11 @@ class _Verifier:
         return problem is None
 
 
-def _stream(box, shared, shapes, perms, holder, optimizer, check, budget, total, result) -> None:
+def _stream(box, shared, shapes, perms, holder, optimizer, check, budget, recipe, result) -> None:
     size = slot_bytes(shapes)
     slots = [(shared.outbound[k * size:k * size + 8].view(np.float64), views(shared.outbound, k * size + 8, shapes))
              for k in range(SLOTS)]
-    steps_per_epoch = N_TRAIN // BATCH
+    steps_per_epoch, total = recipe.batches, recipe.steps
     pending, done, epoch_loss = b"", 0, 0.0
     while done < total:
         got = box.receive_raw(STEP.size - len(pending), budget)
@@ -307,7 +312,7 @@ def _sync(box, recipe, shared, shapes, perms, holder, optimizer, check, budget, 
     mask = views(shared.outbound, mask_offset, [[BATCH, HIDDEN]])[0]
     grad_logits = views(shared.inbound, grad_logits_offset, [[BATCH, CLASSES]])[0]
     grads = views(shared.outbound, 0, shapes)
-    steps_per_epoch, step = N_TRAIN // BATCH, 0
+    steps_per_epoch, step = recipe.batches, 0
     for _ in range(recipe.epochs):
         perms[...] = rng.permutation(N_TRAIN)  # as dlcore.data.minibatches would draw it
         epoch_loss = 0.0
@@ -415,9 +420,9 @@ def _verify(recipe: Recipe, ref, reference, params, x, t, grads, mask) -> str | 
 def target_eval(recipe: Recipe):
     def evaluate(got, _expected, _args) -> Verdict:
         training: Training = got[f"mnist.{recipe.name}"]
-        what = (f"your {recipe.name} model, trained {recipe.epochs} epoch{'s' * (recipe.epochs > 1)} by the grader "
-                f"({'Adam' if recipe.optimizer == 'adam' else 'SGD'} λ={recipe.lr:g}, batch {BATCH}, float32, seed "
-                f"{recipe.seed}) with gradients from your modules")
+        how = training_text(recipe.lr, recipe.epochs, recipe.batches)
+        what = (f"your {recipe.name} model, trained by the grader ({how}, batch {BATCH}, float32, seed {recipe.seed}) "
+                "with gradients from your modules")
         if training.mismatch:
             return fail(f"{what}: not credited, {training.mismatch}")
         if training.errors is None:

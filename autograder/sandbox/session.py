@@ -7,9 +7,10 @@ epochs' permutations; the grader's writes only, sealed against any write from th
 ``out`` (what the jail computes). Two modes:
 
 * ``stream`` (the linear model and the MLP: SoftMax and CrossEntropy are the student's): the jail
-  trains on its own copy of the parameters with the plain SGD rule and streams each step's
-  gradients through a ring of ``slots`` in ``out``; the grader replays the same updates on its own
-  parameters from those gradients, frees slots by sending credits, and recomputes a secret
+  trains on its own copy of the parameters with dlcore's Adam and streams each step's gradients
+  through a ring of ``slots`` in ``out``; the grader replays the same updates (the same code on the
+  same float32 values: the same parameters, bit for bit) on its own parameters from those
+  gradients, frees slots by sending credits, and recomputes a secret
   sample of the steps with the reference modules on *its* parameters. A jail that trains on
   anything but what it streams is caught there; the parameters scored are the grader's.
 * ``sync`` (the CNN, whose LogSoftMax and NLLLoss are the course's and run in the grader): per step,
@@ -178,8 +179,26 @@ def serve(impl, args: dict, reader, replies: int) -> None:
         wire.write(replies, {"error": message})
 
 
+class _OwnCopy:
+    """What dlcore's Adam needs of a model: the jail's copy of the parameters (each module's current
+    ``W`` and ``b``, as the student's code holds them) and this step's gradients (the slot just written)."""
+
+    def __init__(self, owners: list) -> None:
+        self.owners, self.gradients = owners, []
+
+    def params(self) -> list[np.ndarray]:
+        return [p for m in self.owners for p in (m.W, m.b)]
+
+    def grads(self) -> list[np.ndarray]:
+        return self.gradients
+
+
 def _stream(chain, criterion, images, targets, perms, args, shared_out, reader, replies, batch, n) -> None:
-    shapes, lr, slots = args["param_shapes"], float(args["lr"]), int(args["slots"])
+    from dlcore.optim import Adam
+
+    shapes, slots = args["param_shapes"], int(args["slots"])
+    own = _OwnCopy(chain.owners)
+    optimizer = Adam(own, float(args["lr"]))
     size = slot_bytes(shapes)
     steps = int(args["steps_per_epoch"])
     credits, total = slots, int(args["epochs"]) * steps
@@ -197,9 +216,8 @@ def _stream(chain, criterion, images, targets, perms, args, shared_out, reader, 
         written = views(slot, 8, shapes)
         for view, g in zip(written, grads, strict=True):
             view[...] = g  # a gradient of the wrong shape raises here: the student's error
-        for m, g_w, g_b in zip(chain.owners, written[::2], written[1::2], strict=True):
-            m.W -= lr * g_w  # the plain SGD rule on the jail's own copy, with the float32 values the grader uses
-            m.b -= lr * g_b
+        own.gradients = written  # the float32 values the grader reads
+        optimizer.step()
         credits -= 1
         if (step + 1) % NOTIFY == 0 or step == total - 1:
             os.write(replies, STEP.pack(step))

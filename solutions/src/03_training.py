@@ -281,11 +281,13 @@ else:
 # only checks that both models do far better than chance: at most {QUICK_TARGET_ERRORS} errors.)
 #
 # **How these targets are graded.** The grader does not use your run: it trains your `Linear`,
-# `Tanh`, `SoftMax` and `CrossEntropy` itself, with this notebook's recipe (plain SGD, λ = 0.1,
-# batches of 100, float32, seed 0; the linear model for 60 epochs, the MLP for 30), and counts the
-# errors on the test digits. Its targets are {GRADER_TARGET_ERRORS[linear]} and
-# {GRADER_TARGET_ERRORS[mlp]} errors. Your modules compute every gradient of that run, and the
-# grader checks a random sample of the steps against its own computation, so the points go to
+# `Tanh`, `SoftMax` and `CrossEntropy` itself and counts the errors on the test digits. It trains
+# with dlcore's `Adam`, which reaches these targets in fewer steps than SGD, never with your
+# `sgd_step` (so that a broken `sgd_step` costs its own test only): the linear model for
+# {GRADER_TRAINING_TEXT[linear]}, the MLP for {GRADER_TRAINING_TEXT[mlp]} (batches of 100, float32,
+# seed 0). Its targets are {GRADER_TARGET_ERRORS[linear]} and {GRADER_TARGET_ERRORS[mlp]} errors.
+# Your modules compute every gradient of that run, and the grader checks a random sample of the
+# steps against its own computation, so the points go to
 # modules that train, not to numbers.
 
 # %% kind="tests" grade_id="test_targets"

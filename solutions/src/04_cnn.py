@@ -776,9 +776,9 @@ else:
 # {QUICK_TARGET_ERRORS} errors.
 #
 # **How this target is graded.** The grader does not use your run either: it builds the CNN of 4.7
-# from your `Conv2d`, `ReLU`, `Dropout` and `Linear`, and trains it for **one epoch** with dlcore's
-# `Adam` (λ = 0.001, batches of 100, float32, seed 0), never with your `Momentum` (so that a broken
-# `Momentum` costs its own test only). Its target after that one epoch is
+# from your `Conv2d`, `ReLU`, `Dropout` and `Linear`, and trains it briefly, for
+# {GRADER_TRAINING_TEXT[cnn]} (batches of 100, float32, seed 0), never with your `Momentum` (so
+# that a broken `Momentum` costs its own test only). Its target after that short run is
 # {GRADER_TARGET_ERRORS[cnn]} test errors. Your modules compute every gradient, and a random sample of
 # the steps is checked against the grader's own computation.
 
