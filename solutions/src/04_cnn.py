@@ -541,7 +541,8 @@ class Conv2d(Module):
         w_out = conv_output_size(w, self.k, self.stride, self.padding)
         self.z = z
         self.cols = im2col(z, self.k, self.k, self.stride, self.padding)  # (N·H_out·W_out, C_in·k·k)
-        y = self.cols @ self.W.reshape(len(self.W), -1).T + self.b  # (N·H_out·W_out, C_out)
+        y = self.cols @ self.W.reshape(len(self.W), -1).T  # (N·H_out·W_out, C_out)
+        y += self.b  # in place: one array of that size instead of two
         return y.reshape(n, h_out, w_out, -1).transpose(0, 3, 1, 2)
         ### END SOLUTION
 
@@ -552,7 +553,9 @@ class Conv2d(Module):
         g = grad_output.transpose(0, 2, 3, 1)  # (N, H_out, W_out, C_out), in the order of the rows of cols
         g_m = g.reshape(-1, c_out)  # G_m: (N·H_out·W_out, C_out)
         self.grad_W = (self.cols.T @ g_m).T.reshape(self.W.shape)  # X_cᵀ G_m = ∂C/∂W_mᵀ, as in Linear
-        self.grad_b = g.sum(axis=(0, 1, 2))
+        # Σ of the rows of G_m. g.sum(axis=(0, 1, 2)) gives the same numbers 4 to 9 times slower here
+        # (NumPy adds up rows of only C_out numbers at a time); einsum sums each column in one pass.
+        self.grad_b = np.einsum("pc->c", g_m)
         if not self.input_grad:  # the input is the data: its gradient would be thrown away
             return None
         return col2im(g_m @ self.W.reshape(c_out, -1), self.z.shape, self.k, self.k, self.stride, self.padding)
