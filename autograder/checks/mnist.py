@@ -27,7 +27,18 @@ import numpy as np
 from autograder.checks.base import Check, Part, fail
 from autograder.diagnose import Verdict
 from autograder.sandbox.jail import Box, Budget, Outcome
-from autograder.sandbox.session import ENDED_OP, ENDED_STEP, ERROR, REPLY, REQUEST, STEP, sizes, slot_bytes, views
+from autograder.sandbox.session import (
+    ENDED_OP,
+    ENDED_STEP,
+    ERROR,
+    REPLY,
+    REQUEST,
+    STEP,
+    Stepped,
+    sizes,
+    slot_bytes,
+    views,
+)
 from dlcore.course import GRADER_TARGET_ERRORS, GRADER_TRAINING, training_text
 
 TRAIN_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte")
@@ -166,19 +177,6 @@ class Training:
     grader_cpu: float = 0.0  # the grader's own (optimizer, verification, counting)
 
 
-class _Holder:
-    """What dlcore's optimizers need of a model: the parameters and this step's gradients."""
-
-    def __init__(self, params: list[np.ndarray]) -> None:
-        self._params, self.gradients = params, [np.zeros_like(p) for p in params]
-
-    def params(self) -> list[np.ndarray]:
-        return self._params
-
-    def grads(self) -> list[np.ndarray]:
-        return self.gradients
-
-
 def train(box: Box, recipe: Recipe, ref, mnist_dir: Path, shared: SharedMemory, budget: Budget) -> Training:
     """Train ``recipe`` with the student's modules in ``box``; see the module docstring."""
     start_cpu = time.process_time()
@@ -227,7 +225,7 @@ def _train(box: Box, recipe: Recipe, ref, mnist_dir: Path, shared: SharedMemory,
     secret = np.random.default_rng(secrets.randbits(64))
     verify = set(secret.choice(total, size=min(total, max(VERIFY_MIN, int(VERIFY_SHARE * total))), replace=False))
     verify |= {0, total - 1}
-    holder = _Holder(params)
+    holder = Stepped(lambda: params)
     optimizer = Adam(holder, recipe.lr)
     reference = reference_model(recipe, ref, np.random.default_rng(0))
     check = _Verifier(recipe, ref, reference, params, data.x_train, targets, verify, result)

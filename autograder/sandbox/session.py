@@ -32,6 +32,7 @@ from __future__ import annotations
 import mmap
 import os
 import struct
+from collections.abc import Callable
 
 import numpy as np
 
@@ -179,15 +180,17 @@ def serve(impl, args: dict, reader, replies: int) -> None:
         wire.write(replies, {"error": message})
 
 
-class _OwnCopy:
-    """What dlcore's Adam needs of a model: the jail's copy of the parameters (each module's current
-    ``W`` and ``b``, as the student's code holds them) and this step's gradients (the slot just written)."""
+class Stepped:
+    """What dlcore's optimizers need of a model, for a loop that owns no model: ``params()``, read anew at
+    every step, and ``grads()``, the gradients the loop set for this step (``gradients``). The grader
+    steps its shared-memory parameters with it; the jail, its own copy (each module's current ``W``
+    and ``b``, as the student's code holds them)."""
 
-    def __init__(self, owners: list) -> None:
-        self.owners, self.gradients = owners, []
+    def __init__(self, params: Callable[[], list[np.ndarray]]) -> None:
+        self._params, self.gradients = params, []
 
     def params(self) -> list[np.ndarray]:
-        return [p for m in self.owners for p in (m.W, m.b)]
+        return self._params()
 
     def grads(self) -> list[np.ndarray]:
         return self.gradients
@@ -197,7 +200,7 @@ def _stream(chain, criterion, images, targets, perms, args, shared_out, reader, 
     from dlcore.optim import Adam
 
     shapes, slots = args["param_shapes"], int(args["slots"])
-    own = _OwnCopy(chain.owners)
+    own = Stepped(lambda: [p for m in chain.owners for p in (m.W, m.b)])
     optimizer = Adam(own, float(args["lr"]))
     size = slot_bytes(shapes)
     steps = int(args["steps_per_epoch"])
