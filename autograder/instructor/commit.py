@@ -25,8 +25,10 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from dlcore.data.fetch import sha256_file
+
 from . import timestamps
-from .freshness import digests, hidden_path, read_fingerprint, sha256, write_fingerprint
+from .freshness import digests, hidden_path, read_fingerprint, write_fingerprint
 from .gradebook import open_gradebook
 from .hidden_scores import GradedCell, write_scores
 from .late import apply_penalties, set_due_date
@@ -140,7 +142,7 @@ def commit_student(course: Course, term: Term, student: str, run: NbgraderRun | 
     record = None
     if hidden is not None:
         write_atomic(hidden_path(course, student), hidden)
-        record = {"submitted": submitted, "results": sha256(hidden_path(course, student))}
+        record = {"submitted": submitted, "results": sha256_file(hidden_path(course, student))}
     write_fingerprint(course, student, _autograded_record(course, student, run, submitted), record)
     return committed
 
@@ -159,7 +161,7 @@ def _autograded_record(course: Course, student: str, run: NbgraderRun | None,
         if not path.is_file():
             continue
         if regraded is None or name in regraded or name not in old:
-            record[name] = {"submitted": submitted[f"{name}.ipynb"], "autograded": sha256(path)}
+            record[name] = {"submitted": submitted[f"{name}.ipynb"], "autograded": sha256_file(path)}
         else:
             record[name] = old[name]
     return record

@@ -20,25 +20,17 @@ second.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+from dlcore.data.fetch import sha256_file
+
 from .layout import Course
 
 TOLERANCE = 1e-6
-
-
-def sha256(path: Path) -> str:
-    """The file's SHA-256, hex."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def digests(folder: Path) -> dict[str, str]:
@@ -49,7 +41,7 @@ def digests(folder: Path) -> dict[str, str]:
         return out
     for entry in sorted(os.scandir(folder), key=lambda e: e.name):
         if entry.is_file(follow_symlinks=False) and (entry.name.endswith(".ipynb") or entry.name == "timestamp.txt"):
-            out[entry.name] = sha256(Path(entry.path))
+            out[entry.name] = sha256_file(entry.path)
     return out
 
 
@@ -175,7 +167,7 @@ def _stale_files(course: Course, student: str, fp: dict, current: dict[str, str]
             return f"the hidden suite's results are missing: {autograde}"
         if record.get("submitted") != current:
             return f"the submission changed since the hidden suite graded it: {autograde}"
-        if sha256(path) != record.get("results"):
+        if sha256_file(path) != record.get("results"):
             return f"hidden/{student}.json changed after its scores were imported: {reimport}"
     autograded = course.folder("autograded", student)
     notebooks = sorted(name for name in current if name.endswith(".ipynb"))
@@ -184,7 +176,7 @@ def _stale_files(course: Course, student: str, fp: dict, current: dict[str, str]
         if entry is None or entry.get("submitted") != current[name]:
             return f"{name[:-6]} was autograded from another version of the submission: {autograde}"
         path = autograded / name
-        if not path.is_file() or sha256(path) != entry.get("autograded"):
+        if not path.is_file() or sha256_file(path) != entry.get("autograded"):
             if hidden:
                 return (f"autograded/{name} changed after the hidden scores were imported (nbgrader autograde run "
                         f"by hand?): {reimport} once nbgrader is done, or {autograde}")
