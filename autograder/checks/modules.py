@@ -126,9 +126,9 @@ def _conv_alternatives(case: ModuleCase, slot: str | int) -> list:
     def correlate(kernel: np.ndarray) -> np.ndarray:  # (N, C_in, H, W) -> (N, C_out, H_out, W_out)
         n, _, h, w = case.x.shape
         h_out, w_out = (conv_output_size(size, c["k"], c["stride"], c["padding"]) for size in (h, w))
-        cols = im2col(case.x, c["k"], c["k"], c["stride"], c["padding"])  # (N·H_out·W_out, C_in·k·k)
-        y = cols @ kernel.reshape(len(kernel), -1).T + b  # one row per output pixel
-        return y.reshape(n, h_out, w_out, -1).transpose(0, 3, 1, 2)
+        cols = im2col(case.x, c["k"], c["k"], c["stride"], c["padding"])  # (C_in·k·k, H_out·W_out·N)
+        y = kernel.reshape(len(kernel), -1) @ cols + b[:, None]  # one column per output pixel
+        return y.reshape(-1, h_out, w_out, n).transpose(3, 0, 1, 2)
 
     return [(correlate(w[..., ::-1, ::-1]), "the kernel seems flipped (a true convolution). Conv2d computes a "
                                             "cross-correlation, as every framework does: y = Σ W · receptive field "

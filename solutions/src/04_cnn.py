@@ -439,42 +439,53 @@ assert np.allclose(model.theta, [0.675, -2.0]), "with a zero gradient the veloci
 #
 # **As a matrix product.** Loops over $n, o, i, j$ in Python would be far too slow. Instead,
 # `im2col(x, k, k, s, p)` copies every **receptive field** $\tilde{x}_{n,:,is:is+k,js:js+k}$ into a
-# row of length $C_\text{in} k^2$, in $(c, u, v)$ order: `cols` is a matrix $X_c$ with **one row per
-# output pixel**, of shape $(N H_\text{out} W_\text{out},\ C_\text{in} k^2)$, its rows in the order
-# $(n, i, j)$: sample by sample, and within a sample row by row of the output, as a `reshape` of an
-# array $(N, H_\text{out}, W_\text{out}, \dots)$ orders them. Reshaping the kernels to a matrix
-# $W_m$ of shape $(C_\text{out}, C_\text{in} k^2)$ in the same $(c, u, v)$ order, the sum above is a
-# dot product of a row of `cols` with a row of $W_m$, so the whole layer is one matrix product,
+# column of length $C_\text{in} k^2$, in $(c, u, v)$ order: `cols` is a matrix $X_c$ with **one column
+# per output pixel**, of shape $(C_\text{in} k^2,\ P)$ with $P = H_\text{out} W_\text{out} N$. Its
+# columns go position by position, and at each position through the $N$ samples of the batch: the
+# order $(i, j, n)$ in which a `reshape` to $(H_\text{out}, W_\text{out}, N)$ lists them. Reshaping
+# the kernels to a matrix $W_m$ of shape $(C_\text{out}, C_\text{in} k^2)$ in the same $(c, u, v)$
+# order, the sum above is a dot product of a row of $W_m$ with a column of `cols`, so the whole layer
+# is one matrix product,
 #
-# $$Y = \texttt{cols}\; W_m^\top + b \quad (N H_\text{out} W_\text{out},\ C_\text{out}),$$
+# $$Y = W_m X_c + b \quad (C_\text{out},\ P),$$
 #
-# one row per output pixel, one column per output channel: reshaped to
-# $(N, H_\text{out}, W_\text{out}, C_\text{out})$ and transposed to $(N, C_\text{out}, H_\text{out},
+# one row per output channel, one column per output pixel ($b$ added to every column): reshaped to
+# $(C_\text{out}, H_\text{out}, W_\text{out}, N)$ and transposed to $(N, C_\text{out}, H_\text{out},
 # W_\text{out})$. In other words a convolution is a `Linear` layer applied to every receptive field,
-# with the same weights at every position. The price is memory: each pixel is copied into up to
-# $k^2$ rows. (How `cols` is laid out in memory is `im2col`'s business, for speed: it fills it one
-# column at a time, and `@` takes it as it is. Its docstring says more.)
+# with the same weights at every position (part 1's $zW + b$ with one row per sample, transposed:
+# here one column per receptive field). The price is memory: each pixel is copied into up to $k^2$
+# columns.
+#
+# **Why the samples go last.** The values do not depend on the order of the columns, only the speed
+# does. With the $N$ samples of each output pixel side by side, NumPy works on long runs of
+# numbers that lie next to each other in memory: `im2col` copies runs of $W_\text{out} N$ numbers,
+# and $Y$, hence the image your `fprop` returns, lies in memory as $(C_\text{out}, H_\text{out},
+# W_\text{out}, N)$, which the ReLU, the max pooling and the next `im2col` read in long runs too.
+# With the samples first, those runs are a dozen numbers long, and the CNN trains about 1.4 times
+# slower.
 
 # %% kind="readonly" grade_id="im2col_demo"
 x = np.arange(16.0).reshape(1, 1, 4, 4)  # one 4×4 image, pixels numbered 0..15
 cols = im2col(x, 3, 3)  # 3×3 windows, stride 1, no padding: a 2×2 output
 print("image:\n", x[0, 0])
-print("cols shape:", cols.shape, "(N·H_out·W_out, C_in·k·k): one row per output pixel")
-print("row 1, the receptive field of output pixel (0, 1):", cols[1])
+print("cols shape:", cols.shape, "(C_in·k·k, H_out·W_out·N): one column per output pixel")
+print("column 1, the receptive field of output pixel (0, 1):", cols[:, 1])
+two = im2col(np.concatenate([x, 100 + x]), 3, 3)  # a batch of two images: the samples side by side
+print("with two images, columns 2 and 3 are output pixel (0, 1) of each:", two[:, 2], two[:, 3], sep="\n")
 print("output size of 28 + 2·2 padding, k = 5, stride 1:", conv_output_size(28, 5, 1, 2))
 
 # %% [markdown]
 # ### Derivation (manually graded)
 #
 # Let $G$ = `grad_output`, of shape $(N, C_\text{out}, H_\text{out}, W_\text{out})$, transposed to
-# $(N, H_\text{out}, W_\text{out}, C_\text{out})$ and reshaped to a matrix $G_m$ of shape
-# $(N H_\text{out} W_\text{out}, C_\text{out})$: one row per output pixel, in the order of the rows
-# of `cols` $= X_c$ (the reverse of what `fprop` did to $Y$). Using $Y = X_c W_m^\top + b$ and part
-# 1's derivation of `Linear`, show that
+# $(C_\text{out}, H_\text{out}, W_\text{out}, N)$ and reshaped to a matrix $G_m$ of shape
+# $(C_\text{out}, P)$: one column per output pixel, in the order of the columns of `cols` $= X_c$
+# (the reverse of what `fprop` did to $Y$). Using $Y = W_m X_c + b$ and part 1's derivation of
+# `Linear`, show that
 #
-# $$\frac{\partial C}{\partial W_m} = G_m^\top X_c, \qquad
+# $$\frac{\partial C}{\partial W_m} = G_m X_c^\top, \qquad
 #   \frac{\partial C}{\partial b_o} = \sum_{n,i,j} G_{n,o,i,j}, \qquad
-#   \frac{\partial C}{\partial X_c} = G_m W_m .$$
+#   \frac{\partial C}{\partial X_c} = W_m^\top G_m .$$
 #
 # Then explain why the gradient w.r.t. the input image is `col2im` of $\partial C/\partial X_c$:
 # `im2col` is a linear map $x \mapsto A x$ (each entry of `cols` is one pixel of $x$, or a padding
@@ -483,25 +494,27 @@ print("output size of 28 + 2·2 padding, k = 5, stride 1:", conv_output_size(28,
 
 # %% [markdown] kind="answer" grade_id="derive_conv2d" points=3
 # ### BEGIN SOLUTION
-# Row $r = (n, i, j)$ of $Y$ is $y_r = x_r W_m^\top + b$ with $x_r$ the receptive field: exactly a
-# `Linear` layer with weight matrix $W_m^\top$ (shape $(C_\text{in}k^2, C_\text{out})$) applied to
-# the $P = N H_\text{out} W_\text{out}$ rows of $X_c$. Part 1 gives
-# $\partial C/\partial W_m^\top = X_c^\top G_m$, i.e. $\partial C/\partial W_m = G_m^\top X_c$;
-# $\partial C/\partial b = \sum_r g_r$, a sum over samples **and** positions, because the same
-# kernel and bias are used at every position (weight sharing: the contributions of all positions
-# add, like those of all samples in part 1); and $\partial C/\partial X_c = G_m W_m$. Entry-wise,
+# Transposed, $Y^\top = X_c^\top W_m^\top + b$: row $r = (i, j, n)$ of $Y^\top$ is
+# $y_r = x_r W_m^\top + b$ with $x_r$ the receptive field (column $r$ of $X_c$), exactly a `Linear`
+# layer with weight matrix $W_m^\top$ (shape $(C_\text{in}k^2, C_\text{out})$) applied to the $P$
+# rows of $X_c^\top$, with output gradient $G_m^\top$. Part 1 gives
+# $\partial C/\partial W_m^\top = X_c G_m^\top$, i.e. $\partial C/\partial W_m = G_m X_c^\top$;
+# $\partial C/\partial b = \sum_r g_r$ (the sum of the columns of $G_m$), a sum over samples **and**
+# positions, because the same kernel and bias are used at every position (weight sharing: the
+# contributions of all positions add, like those of all samples in part 1); and
+# $\partial C/\partial X_c^\top = G_m^\top W_m$, i.e. $\partial C/\partial X_c = W_m^\top G_m$. Entry-wise,
 #
 # $$\frac{\partial C}{\partial W_{o,c,u,v}} = \sum_{n,i,j} G_{n,o,i,j}\; \tilde{x}_{n,c,is+u,js+v},$$
 #
 # the correlation of the input with the output gradient.
 #
-# `cols` $= A x$ for a fixed 0/1 matrix $A$ (one 1 per row, except rows reading the padding, which
-# are all 0). For a linear map, $\partial C/\partial x = (\partial C/\partial \texttt{cols})\,A$,
+# `cols` $= A x$ (as vectors) for a fixed 0/1 matrix $A$ (one 1 per row, except rows reading the
+# padding, which are all 0). For a linear map, $\partial C/\partial x = (\partial C/\partial \texttt{cols})\,A$,
 # i.e. as a column vector $A^\top\, \partial C/\partial \texttt{cols}$: the adjoint. Column $q$ of $A$
 # has a 1 in every row (receptive-field entry) that copied pixel $q$, so $A^\top$ **adds** the
 # gradients of all the copies of a pixel: a pixel in the overlap of several receptive fields gets
 # the sum of their gradients, and entries read from the padding are dropped. That is what `col2im`
-# computes: `grad_x = col2im(G_m W_m, x.shape, k, k, s, p)`.
+# computes: `grad_x = col2im(W_m.T @ G_m, x.shape, k, k, s, p)`.
 # ### END SOLUTION
 
 # %% [markdown]
@@ -519,7 +532,7 @@ print("output size of 28 + 2·2 padding, k = 5, stride 1:", conv_output_size(28,
 # convolution of the CNN sees the pixels, whose gradient nobody needs. Use `reshape` and `transpose`,
 # no Python loop over pixels or samples: `fprop` turns the rows of $Y$ into images
 # (`conv_output_size` gives $H_\text{out}$ and $W_\text{out}$), `bprop` turns `grad_output` back
-# into the rows $G_m$.
+# into the columns $G_m$.
 
 # %% kind="solution" grade_id="conv2d"
 class Conv2d(Module):
@@ -540,25 +553,24 @@ class Conv2d(Module):
         h_out = conv_output_size(h, self.k, self.stride, self.padding)
         w_out = conv_output_size(w, self.k, self.stride, self.padding)
         self.z = z
-        self.cols = im2col(z, self.k, self.k, self.stride, self.padding)  # (N·H_out·W_out, C_in·k·k)
-        y = self.cols @ self.W.reshape(len(self.W), -1).T  # (N·H_out·W_out, C_out)
-        y += self.b  # in place: one array of that size instead of two
-        return y.reshape(n, h_out, w_out, -1).transpose(0, 3, 1, 2)
+        self.cols = im2col(z, self.k, self.k, self.stride, self.padding)  # X_c: (C_in·k·k, H_out·W_out·N)
+        y = self.W.reshape(len(self.W), -1) @ self.cols  # W_m X_c: (C_out, H_out·W_out·N)
+        y += self.b[:, None]  # b added to every column, in place: one array of that size instead of two
+        return y.reshape(-1, h_out, w_out, n).transpose(3, 0, 1, 2)
         ### END SOLUTION
 
     def bprop(self, grad_output):
         """``grad_output (N, C_out, H_out, W_out) -> grad_input (N, C_in, H, W)``; sets ``grad_W``, ``grad_b``."""
         ### BEGIN SOLUTION
         c_out = len(self.W)
-        g = grad_output.transpose(0, 2, 3, 1)  # (N, H_out, W_out, C_out), in the order of the rows of cols
-        g_m = g.reshape(-1, c_out)  # G_m: (N·H_out·W_out, C_out)
-        self.grad_W = (self.cols.T @ g_m).T.reshape(self.W.shape)  # X_cᵀ G_m = ∂C/∂W_mᵀ, as in Linear
-        # Σ of the rows of G_m. g.sum(axis=(0, 1, 2)) gives the same numbers 4 to 9 times slower here
-        # (NumPy adds up rows of only C_out numbers at a time); einsum sums each column in one pass.
-        self.grad_b = np.einsum("pc->c", g_m)
+        g_m = grad_output.transpose(1, 2, 3, 0).reshape(c_out, -1)  # G_m: (C_out, H_out·W_out·N), as cols
+        # G_m X_cᵀ, computed as (X_c G_mᵀ)ᵀ = ∂C/∂W_mᵀ as in Linear: the same numbers, and BLAS is about
+        # twice as fast on this orientation (the long axis P is summed over either way).
+        self.grad_W = (self.cols @ g_m.T).T.reshape(self.W.shape)
+        self.grad_b = g_m.sum(axis=1)  # Σ of the columns of G_m: over samples and positions
         if not self.input_grad:  # the input is the data: its gradient would be thrown away
             return None
-        return col2im(g_m @ self.W.reshape(c_out, -1), self.z.shape, self.k, self.k, self.stride, self.padding)
+        return col2im(self.W.reshape(c_out, -1).T @ g_m, self.z.shape, self.k, self.k, self.stride, self.padding)
         ### END SOLUTION
 
     def params(self):
@@ -726,7 +738,7 @@ except NotImplementedError as missing:
 # $\mu = 0.9$, batches of 100). One epoch is 600 steps, each a forward and backward pass through
 # both convolutions on 100 images: about 23 s per epoch on an idle 2-core machine, 8 epochs some 3 minutes. The
 # first convolution's `input_grad` is switched off: nobody needs the gradient w.r.t. the pixels,
-# and `col2im` over the whole image would be a third of that layer's work.
+# and its `col2im` would be work for nothing.
 #
 # Quick mode (`DLCORE_QUICK=1`, used to test the notebook) trains one epoch on 5,000 samples.
 

@@ -1,4 +1,4 @@
-"""im2col against naive loops, col2im as its exact adjoint (for both memory orders of its argument),
+"""im2col against naive loops, col2im as its exact adjoint (for any memory order of its argument),
 and a convolution as one matmul."""
 
 import numpy as np
@@ -17,7 +17,7 @@ CASES = [
     (3, 2, 9, 10, 2, 2, 3, 0),  # stride larger than the kernel: pixels no field reads
     (2, 1, 1, 3, 3, 3, 1, 1),   # a one-pixel-high image: two of the kernel's rows read only padding
     (1, 1, 2, 2, 3, 3, 2, 1),   # one output pixel, reading the padding on two sides
-    (7, 3, 6, 6, 3, 3, 1, 1),   # several of col2im's sample chunks when the chunk is small
+    (7, 3, 6, 6, 3, 3, 1, 1),   # a larger batch
 ]
 
 
@@ -25,12 +25,13 @@ def naive_im2col(x, kh, kw, stride, padding):
     n, c, h, w = x.shape
     xp = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
     oh, ow = conv_output_size(h, kh, stride, padding), conv_output_size(w, kw, stride, padding)
-    out = np.empty((n, oh, ow, c * kh * kw), dtype=x.dtype)
+    out = np.empty((c * kh * kw, oh * ow * n), dtype=x.dtype)
     for b in range(n):
         for i in range(oh):
             for j in range(ow):
-                out[b, i, j] = xp[b, :, i * stride:i * stride + kh, j * stride:j * stride + kw].ravel()
-    return out.reshape(n * oh * ow, c * kh * kw)  # one row per output pixel, (n, i, j) in row-major order
+                # one column per output pixel, (i, j, n) in row-major order: the samples side by side
+                out[:, (i * ow + j) * n + b] = xp[b, :, i * stride:i * stride + kh, j * stride:j * stride + kw].ravel()
+    return out
 
 
 def naive_conv(x, weight, bias, stride, padding):
@@ -54,15 +55,31 @@ def test_im2col_matches_naive_loop(case):
     n, c, h, w, kh, kw, s, p = case
     x = np.random.default_rng(0).standard_normal((n, c, h, w))
     cols = im2col(x, kh, kw, s, p)
-    assert cols.shape == (n * conv_output_size(h, kh, s, p) * conv_output_size(w, kw, s, p), c * kh * kw)
+    assert cols.shape == (c * kh * kw, conv_output_size(h, kh, s, p) * conv_output_size(w, kw, s, p) * n)
+    assert cols.flags.c_contiguous
     np.testing.assert_array_equal(cols, naive_im2col(x, kh, kw, s, p))
 
 
-def test_im2col_of_a_non_contiguous_input():
+def test_column_order_by_hand():
+    # Two 3×3 images, 2×2 kernels: 4 output pixels each; column (i·2 + j)·2 + n is pixel (i, j) of sample n.
+    x = np.arange(18.0).reshape(2, 1, 3, 3)
+    cols = im2col(x, 2, 2)
+    assert cols.shape == (4, 8)
+    np.testing.assert_array_equal(cols[:, 0], [0, 1, 3, 4])      # (0, 0) of sample 0
+    np.testing.assert_array_equal(cols[:, 1], [9, 10, 12, 13])   # (0, 0) of sample 1
+    np.testing.assert_array_equal(cols[:, 2], [1, 2, 4, 5])      # (0, 1) of sample 0
+    np.testing.assert_array_equal(cols[:, 7], [13, 14, 16, 17])  # (1, 1) of sample 1
+
+
+@pytest.mark.parametrize("axes", [(0, 3, 1, 2), (3, 0, 1, 2), (1, 2, 3, 0)], ids=["nhwc", "chwn", "wnch"])
+def test_im2col_of_a_non_contiguous_input(axes):
     # The CNN's activations are transposed views (the convolution's output is (N, C_out, oh, ow) of a
-    # row-major (N·oh·ow, C_out) product): im2col reads any strides.
-    x = np.random.default_rng(5).standard_normal((3, 6, 7, 4)).transpose(0, 3, 1, 2)  # (3, 4, 6, 7), C innermost
-    np.testing.assert_array_equal(im2col(x, 3, 2, 2, 1), naive_im2col(x, 3, 2, 2, 1))
+    # (C_out, oh·ow·N) product): im2col reads any strides.
+    base = np.random.default_rng(5).standard_normal((3, 4, 6, 7))
+    x = np.ascontiguousarray(base.transpose(np.argsort(axes))).transpose(axes)  # the same (3, 4, 6, 7) values
+    np.testing.assert_array_equal(x, base)
+    assert not x.flags.c_contiguous
+    np.testing.assert_array_equal(im2col(x, 3, 2, 2, 1), naive_im2col(base, 3, 2, 2, 1))
 
 
 def naive_col2im(cols, x_shape, kh, kw, stride, padding):
@@ -70,23 +87,28 @@ def naive_col2im(cols, x_shape, kh, kw, stride, padding):
     n, c, h, w = x_shape
     oh, ow = conv_output_size(h, kh, stride, padding), conv_output_size(w, kw, stride, padding)
     xp = np.zeros((n, c, h + 2 * padding, w + 2 * padding), dtype=cols.dtype)
-    fields = cols.reshape(n, oh, ow, c, kh, kw)
     for b in range(n):
         for i in range(oh):
             for j in range(ow):
-                xp[b, :, i * stride:i * stride + kh, j * stride:j * stride + kw] += fields[b, i, j]
+                field = cols[:, (i * ow + j) * n + b].reshape(c, kh, kw)
+                xp[b, :, i * stride:i * stride + kh, j * stride:j * stride + kw] += field
     return xp[:, :, padding:padding + h, padding:padding + w]
 
 
-@pytest.mark.parametrize("order", ["C", "F"], ids=["row-major", "im2col-order"])
+ORDERS = {  # the same matrix in memory orders a student's product can have
+    "C": np.ascontiguousarray,                        # W_mᵀ @ G, and im2col's own
+    "F": np.asfortranarray,                           # (Gᵀ @ W_m)ᵀ
+    "strided": lambda a: np.repeat(a, 2, axis=1)[:, ::2],  # a view with gaps
+}
+
+
+@pytest.mark.parametrize("order", sorted(ORDERS))
 @pytest.mark.parametrize("case", CASES)
 def test_col2im_is_the_adjoint_of_im2col(case, order):
-    """Both memory orders: im2col's own (column-major) and that of a product g @ W (row-major)."""
     n, c, h, w, kh, kw, s, p = case
     rng = np.random.default_rng(1)
     x = rng.standard_normal((n, c, h, w))
-    y = np.asarray(rng.standard_normal(im2col(x, kh, kw, s, p).shape), order=order)
-    assert y.flags.f_contiguous if order == "F" else y.flags.c_contiguous
+    y = ORDERS[order](rng.standard_normal(im2col(x, kh, kw, s, p).shape))
     back = col2im(y, x.shape, kh, kw, s, p)
     assert back.shape == x.shape
     lhs, rhs = np.vdot(im2col(x, kh, kw, s, p), y), np.vdot(x, back)
@@ -95,21 +117,11 @@ def test_col2im_is_the_adjoint_of_im2col(case, order):
     assert not np.shares_memory(back, y)
 
 
-@pytest.mark.parametrize("order", ["C", "F"])
-def test_col2im_in_small_chunks(monkeypatch, order):
-    # Row-major col2im sums a few samples at a time: chunks of one sample must give the same image.
-    monkeypatch.setattr("dlcore.im2col._CHUNK_BYTES", 1)
-    n, c, h, w, kh, kw, s, p = CASES[-1]
-    y = np.asarray(np.random.default_rng(6).standard_normal((n * h * w, c * kh * kw)), order=order)
-    np.testing.assert_allclose(col2im(y, (n, c, h, w), kh, kw, s, p), naive_col2im(y, (n, c, h, w), kh, kw, s, p),
-                               rtol=1e-12, atol=1e-12)
-
-
-@pytest.mark.parametrize("order", ["C", "F"])
+@pytest.mark.parametrize("order", sorted(ORDERS))
 def test_col2im_counts_overlaps(order):
     # col2im of ones = how many receptive fields read each pixel.
     x_shape = (1, 1, 4, 4)
-    counts = col2im(np.ones((9, 4), order=order), x_shape, 2, 2, stride=1)
+    counts = col2im(ORDERS[order](np.ones((4, 9))), x_shape, 2, 2, stride=1)
     np.testing.assert_array_equal(counts[0, 0], [[1, 2, 2, 1], [2, 4, 4, 2], [2, 4, 4, 2], [1, 2, 2, 1]])
 
 
@@ -119,7 +131,7 @@ def test_convolution_as_matmul_matches_naive(case):
     rng = np.random.default_rng(2)
     x, weight, bias = rng.standard_normal((n, c, h, w)), rng.standard_normal((4, c, kh, kw)), rng.standard_normal(4)
     oh, ow = conv_output_size(h, kh, s, p), conv_output_size(w, kw, s, p)
-    y = (im2col(x, kh, kw, s, p) @ weight.reshape(4, -1).T + bias).reshape(n, oh, ow, 4).transpose(0, 3, 1, 2)
+    y = (weight.reshape(4, -1) @ im2col(x, kh, kw, s, p) + bias[:, None]).reshape(4, oh, ow, n).transpose(3, 0, 1, 2)
     np.testing.assert_allclose(y, naive_conv(x, weight, bias, s, p), rtol=1e-12, atol=1e-12)
 
 
@@ -128,7 +140,7 @@ def test_dtype_is_kept():
     cols = im2col(x, 3, 3, 1, 1)
     assert cols.dtype == np.float32
     assert col2im(cols, x.shape, 3, 3, 1, 1).dtype == np.float32
-    assert col2im(np.ascontiguousarray(cols), x.shape, 3, 3, 1, 1).dtype == np.float32
+    assert col2im(np.asfortranarray(cols), x.shape, 3, 3, 1, 1).dtype == np.float32
 
 
 def test_im2col_returns_a_new_array():
@@ -145,6 +157,10 @@ def test_sizes_are_checked():
     with pytest.raises(ValueError, match="does not fit"):
         conv_output_size(2, 5)
     with pytest.raises(ValueError, match="expected"):
-        col2im(np.zeros((4, 9)), (1, 1, 5, 5), 3, 3)  # a 3×3 kernel on 5×5 has 9 output pixels, not 4
+        col2im(np.zeros((9, 4)), (1, 1, 5, 5), 3, 3)  # a 3×3 kernel on 5×5 has 9 output pixels, not 4
     with pytest.raises(ValueError, match="expected"):
-        col2im(np.zeros((1, 3, 3, 9)), (1, 1, 5, 5), 3, 3)  # the former 4-D layout
+        col2im(np.zeros((9, 9)).T[:, :8], (1, 1, 5, 5), 3, 3)  # one output pixel short
+    with pytest.raises(ValueError, match="expected"):
+        col2im(np.zeros((18, 9)), (2, 1, 5, 5), 3, 3)  # rows and columns swapped: (P, C·k·k)
+    with pytest.raises(ValueError, match="expected"):
+        col2im(np.zeros((1, 9, 3, 3)), (1, 1, 5, 5), 3, 3)  # a 4-D layout

@@ -188,28 +188,36 @@ VARIANTS: dict[str, list[tuple[str, ...]]] = {
     ],
     "conv2d": [
         ("self.z = z\nc_out = self.W.shape[0]\nself.cols = im2col(z, self.k, self.k, self.stride, self.padding)\n"
-         "kernels = self.W.reshape(c_out, -1)\nout = np.tensordot(self.cols, kernels, axes=([3], [1])) + self.b\n"
-         "return np.moveaxis(out, 3, 1)",
-         "c_out = self.W.shape[0]\ng = np.moveaxis(grad_output, 1, 3)\nflat_g = g.reshape(-1, c_out)\n"
-         "flat_cols = self.cols.reshape(flat_g.shape[0], -1)\n"
-         "self.grad_W = (flat_cols.T @ flat_g).T.reshape(self.W.shape)\nself.grad_b = flat_g.sum(axis=0)\n"
-         "dcols = g @ self.W.reshape(c_out, -1)\n"
+         "n, _, h, w = z.shape\nho = conv_output_size(h, self.k, self.stride, self.padding)\n"
+         "wo = conv_output_size(w, self.k, self.stride, self.padding)\n"
+         "out = np.tensordot(self.W.reshape(c_out, -1), self.cols, axes=1) + self.b[:, None]\n"
+         "return np.moveaxis(out.reshape(c_out, ho, wo, n), 3, 0)",
+         "c_out = self.W.shape[0]\ng = np.moveaxis(grad_output, 0, 3)\nflat_g = g.reshape(c_out, -1)\n"
+         "self.grad_W = (self.cols @ flat_g.T).T.reshape(self.W.shape)\nself.grad_b = flat_g.sum(axis=1)\n"
+         "dcols = self.W.reshape(c_out, -1).T @ flat_g\n"
          "return col2im(dcols, self.z.shape, self.k, self.k, self.stride, self.padding)"),
         ("self.z = z\ncols = im2col(z, self.k, self.k, self.stride, self.padding)\nself.cols = cols\n"
-         "N, Ho, Wo, K = cols.shape\ny = cols.reshape(N * Ho * Wo, K) @ self.W.reshape(self.W.shape[0], K).T\n"
-         "y = y + self.b\nreturn y.reshape(N, Ho, Wo, -1).transpose(0, 3, 1, 2)",
-         "N, C, Ho, Wo = grad_output.shape\nG = grad_output.transpose(0, 2, 3, 1).reshape(N * Ho * Wo, C)\n"
-         "K = self.cols.shape[-1]\nself.grad_b = G.sum(axis=0)\n"
-         "self.grad_W = np.dot(G.T, self.cols.reshape(-1, K)).reshape(self.W.shape)\n"
+         "N, C, H, W = z.shape\nHo = (H + 2 * self.padding - self.k) // self.stride + 1\n"
+         "Wo = (W + 2 * self.padding - self.k) // self.stride + 1\n"
+         "y = np.dot(self.W.reshape(self.W.shape[0], -1), cols)\n"
+         "y = y + self.b.reshape(-1, 1)\nreturn y.reshape(-1, Ho, Wo, N).transpose(3, 0, 1, 2)",
+         "N, C, Ho, Wo = grad_output.shape\nG = grad_output.transpose(1, 2, 3, 0).reshape(C, Ho * Wo * N)\n"
+         "self.grad_b = G.sum(axis=1)\n"
+         "self.grad_W = np.dot(G, self.cols.T).reshape(self.W.shape)\n"
          "if not getattr(self, 'input_grad', True):\n    return None\n"
-         "dcols = np.dot(G, self.W.reshape(C, K)).reshape(N, Ho, Wo, K)\n"
+         "dcols = np.dot(self.W.reshape(C, -1).T, G)\n"
          "return col2im(dcols, self.z.shape, self.k, self.k, self.stride, self.padding)"),
         ("self.z = z\nself.cols = im2col(z, self.k, self.k, self.stride, self.padding)\n"
-         "w = self.W.reshape(self.W.shape[0], -1)\ny = np.einsum('nhwk,ck->nchw', self.cols, w)\n"
+         "n = z.shape[0]\nho = conv_output_size(z.shape[2], self.k, self.stride, self.padding)\n"
+         "wo = conv_output_size(z.shape[3], self.k, self.stride, self.padding)\n"
+         "w = self.W.reshape(self.W.shape[0], -1)\n"
+         "y = np.einsum('ck,khwn->nchw', w, self.cols.reshape(-1, ho, wo, n))\n"
          "return y + self.b[None, :, None, None]",
-         "w = self.W.reshape(self.W.shape[0], -1)\nself.grad_b = grad_output.sum(axis=(0, 2, 3))\n"
-         "self.grad_W = np.einsum('nchw,nhwk->ck', grad_output, self.cols).reshape(self.W.shape)\n"
-         "dcols = np.einsum('nchw,ck->nhwk', grad_output, w)\n"
+         "n, _, ho, wo = grad_output.shape\nw = self.W.reshape(self.W.shape[0], -1)\n"
+         "self.grad_b = grad_output.sum(axis=(0, 2, 3))\n"
+         "fields = self.cols.reshape(-1, ho, wo, n)\n"
+         "self.grad_W = np.einsum('nchw,khwn->ck', grad_output, fields).reshape(self.W.shape)\n"
+         "dcols = np.einsum('nchw,ck->khwn', grad_output, w).reshape(self.cols.shape)\n"
          "return col2im(dcols, self.z.shape, self.k, self.k, self.stride, self.padding)"),
     ],
     "cnn": [

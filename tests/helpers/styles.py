@@ -298,21 +298,21 @@ ANSWERS["04_cnn"] = {
             self.z = z
             n, _, h, w = z.shape
             h_out, w_out = (conv_output_size(size, self.k, self.stride, self.padding) for size in (h, w))
-            self.cols = im2col(z, self.k, self.k, self.stride, self.padding)  # (N·H_out·W_out, C_in·k·k)
-            fields = self.cols.reshape(n, h_out, w_out, -1)  # one row per output pixel, in (n, i, j) order
+            self.cols = im2col(z, self.k, self.k, self.stride, self.padding)  # (C_in·k·k, H_out·W_out·N)
+            fields = self.cols.reshape(-1, h_out, w_out, n)  # one column per output pixel, in (i, j, n) order
             kernels = self.W.reshape(self.W.shape[0], -1)  # (C_out, C_in·k·k), same (c, u, v) order
-            y = _contract("nhwf,of->nohw", fields, kernels) + self.b[:, np.newaxis, np.newaxis]
+            y = _contract("fhwn,of->nohw", fields, kernels) + self.b[:, np.newaxis, np.newaxis]
             return np.ascontiguousarray(y)
             ''',
             '''
             n, _, h_out, w_out = grad_output.shape
-            fields = self.cols.reshape(n, h_out, w_out, -1)
+            fields = self.cols.reshape(-1, h_out, w_out, n)
             kernels = self.W.reshape(self.W.shape[0], -1)
             self.grad_b = _contract("nohw->o", grad_output)
-            self.grad_W = _contract("nohw,nhwf->of", grad_output, fields).reshape(self.W.shape)
+            self.grad_W = _contract("nohw,fhwn->of", grad_output, fields).reshape(self.W.shape)
             if not self.input_grad:
                 return None
-            grad_cols = _contract("nohw,of->nhwf", grad_output, kernels).reshape(len(self.cols), -1)
+            grad_cols = _contract("nohw,of->fhwn", grad_output, kernels).reshape(self.cols.shape)
             return col2im(grad_cols, self.z.shape, self.k, self.k, self.stride, self.padding)
             ''',
         ],
