@@ -27,7 +27,7 @@ output pixel side by side, a row of ``X_c`` holds, for one kernel entry ``(c, u,
 is a copy of long runs, ``col2im`` a sum of long runs, and the product ``Y`` lies in memory as
 ``(C_out, out_h, out_w, N)``: the ReLU, the max pooling and the next ``im2col`` that follow a
 convolution read it in long runs as well, where NumPy is fast. (With the samples first, those
-runs are a dozen numbers long and the CNN trains about 1.4 times slower.)
+runs are a dozen numbers long and the CNN trains about 1.5 times slower.)
 
 ``im2col`` returns a new C-contiguous array. ``col2im`` accepts any memory order of its argument
 (fastest in C order, which ``W_mᵀ @ G`` has); the image it returns is a view ``(N, C, H, W)`` of a

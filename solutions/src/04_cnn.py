@@ -461,7 +461,7 @@ assert np.allclose(model.theta, [0.675, -2.0]), "with a zero gradient the veloci
 # numbers that lie next to each other in memory: `im2col` copies runs of $W_\text{out} N$ numbers,
 # and $Y$, hence the image your `fprop` returns, lies in memory as $(C_\text{out}, H_\text{out},
 # W_\text{out}, N)$, which the ReLU, the max pooling and the next `im2col` read in long runs too.
-# With the samples first, those runs are a dozen numbers long, and the CNN trains about 1.4 times
+# With the samples first, those runs are a dozen numbers long, and the CNN trains about 1.5 times
 # slower.
 
 # %% kind="readonly" grade_id="im2col_demo"
@@ -736,7 +736,7 @@ except NotImplementedError as missing:
 # The same data as in part 3, the same training loop (dlcore's `fit`, which calls `train_epoch`
 # once per epoch and counts the test errors), with **your** `Momentum` ($\lambda = 0.05$,
 # $\mu = 0.9$, batches of 100). One epoch is 600 steps, each a forward and backward pass through
-# both convolutions on 100 images: about 23 s per epoch on an idle 2-core machine, 8 epochs some 3 minutes. The
+# both convolutions on 100 images: about 15 s per epoch on an idle 2-core machine, 8 epochs some 2 minutes. The
 # first convolution's `input_grad` is switched off: nobody needs the gradient w.r.t. the pixels,
 # and its `col2im` would be work for nothing.
 #
