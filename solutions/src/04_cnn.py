@@ -530,9 +530,9 @@ print("output size of 28 + 2·2 padding, k = 5, stride 1:", conv_output_size(28,
 # `self.grad_W` (shape of `W`) and `self.grad_b` (shape of `b`) and returns the gradient w.r.t. the
 # input (shape of `self.z`), or `None` when `self.input_grad` is False, as in your `Linear`: the first
 # convolution of the CNN sees the pixels, whose gradient nobody needs. Use `reshape` and `transpose`,
-# no Python loop over pixels or samples: `fprop` turns the rows of $Y$ into images
+# no Python loop over pixels or samples: `fprop` turns the matrix $Y$ into images
 # (`conv_output_size` gives $H_\text{out}$ and $W_\text{out}$), `bprop` turns `grad_output` back
-# into the columns $G_m$.
+# into the matrix $G_m$.
 
 # %% kind="solution" grade_id="conv2d"
 class Conv2d(Module):
