@@ -94,7 +94,7 @@ def col2im(cols: np.ndarray, x_shape: tuple[int, int, int, int], kh: int, kw: in
     """
     n, c, h, w = x_shape
     out_h, out_w = conv_output_size(h, kh, stride, padding), conv_output_size(w, kw, stride, padding)
-    if cols.ndim != 2 or cols.shape != (c * kh * kw, out_h * out_w * n):
+    if cols.shape != (c * kh * kw, out_h * out_w * n):
         raise ValueError(f"cols has shape {cols.shape}, expected {(c * kh * kw, out_h * out_w * n)} "
                          f"(C·kh·kw, out_h·out_w·N) for x {x_shape}")
     # fields[c, u, v] (out_h, out_w, N) holds what kernel entry (c, u, v) read, for every output pixel
