@@ -22,8 +22,10 @@ import subprocess
 import sys
 import time
 import urllib.request
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 from helpers import REPO
@@ -71,9 +73,15 @@ def _get(url: str, timeout: float = 2.0) -> bytes:
         return response.read()
 
 
+class Lab(NamedTuple):
+    base: str  # http://127.0.0.1:port
+    token: str
+    log: Path  # the server's output
+
+
 @pytest.fixture(scope="module")
-def jupyterlab(tmp_path_factory) -> Iterator[str]:
-    """JupyterLab on 127.0.0.1 serving a copy of the release; yields its base URL with the token."""
+def jupyterlab(tmp_path_factory) -> Iterator[Lab]:
+    """JupyterLab on 127.0.0.1 serving a copy of the release."""
     tmp = tmp_path_factory.mktemp("lab")
     root = tmp / "notebooks"
     root.mkdir()
@@ -108,7 +116,7 @@ def jupyterlab(tmp_path_factory) -> Iterator[str]:
                 if time.monotonic() > deadline:
                     pytest.fail(f"JupyterLab did not answer in 60 s:\n{(tmp / 'jupyterlab.log').read_text()[-3000:]}")
                 time.sleep(0.5)
-        yield f"{base}|{token}"
+        yield Lab(base, token, tmp / "jupyterlab.log")
     finally:
         _stop(server, base, token)
         log.close()
@@ -134,6 +142,10 @@ def _stop(server: subprocess.Popen, base: str, token: str) -> None:
             continue
 
 
+# Some code cell has begun: its prompt shows "[*]" or an execution count.
+_RUN_STARTED = """() => [...document.querySelectorAll('.jp-Notebook .jp-CodeCell .jp-InputArea-prompt')]
+    .some(p => /[*0-9]/.test(p.textContent))"""
+
 # Done when an error is shown (the release's first test must fail), no cell is queued or running
 # ("[*]") any more and the kernel is idle.
 _RUN_FINISHED = """() => {
@@ -144,9 +156,66 @@ _RUN_FINISHED = """() => {
     return error !== null && !busy && (!status || status.getAttribute('data-status') === 'idle');
 }"""
 
+# What the page shows, for a failure message: the code cells' prompts, the kernel indicator, any dialog.
+_PAGE_STATE = """() => ({
+    prompts: [...document.querySelectorAll('.jp-Notebook .jp-CodeCell .jp-InputArea-prompt')]
+        .map(p => p.textContent.trim()).join(' '),
+    indicator: document.querySelector('.jp-Notebook-ExecutionIndicator')?.getAttribute('data-status'),
+    kernel: document.querySelector('.jp-KernelName, .jp-Toolbar-kernelName')?.textContent,
+    dialogs: [...document.querySelectorAll('.jp-Dialog')].map(d => d.textContent.slice(0, 300)),
+    outputs: [...document.querySelectorAll('.jp-OutputArea-output')].map(o => o.textContent.slice(0, 200)),
+})"""
+
+
+def _kernel_sessions(lab: Lab) -> list[dict]:
+    return json.loads(_get(f"{lab.base}/api/sessions?token={lab.token}"))
+
+
+def _wait_for_kernel(lab: Lab, timeout: float = 120.0) -> None:
+    """Wait until the notebook's kernel has started, is idle and the page is connected to it.
+
+    The page's execution indicator reads "idle" before any kernel exists (its initial state), so it
+    cannot tell that the kernel is ready; the server can."""
+    deadline = time.monotonic() + timeout
+    while True:
+        kernels = [s["kernel"] for s in _kernel_sessions(lab) if s.get("path", "").endswith(NOTEBOOK)]
+        if any(k.get("execution_state") == "idle" and k.get("connections", 0) >= 1 for k in kernels):
+            return
+        if time.monotonic() > deadline:
+            pytest.fail(f"the notebook's kernel was not ready after {timeout:.0f} s: sessions {kernels}\n"
+                        f"{_server_log(lab)}")
+        time.sleep(0.5)
+
+
+def _server_log(lab: Lab, lines: int = 40) -> str:
+    tail = lab.log.read_text(errors="replace").splitlines()[-lines:]
+    return "JupyterLab's log, last lines:\n" + "\n".join(tail)
+
+
+def _diagnosis(page, lab: Lab, console: list[str]) -> str:
+    """Everything known about a run that did not finish, for the failure message (CI keeps no screenshot)."""
+    try:
+        state = page.evaluate(_PAGE_STATE)
+    except Exception as error:  # the page itself may be gone
+        state = f"(page unreadable: {error})"
+    try:
+        sessions = _kernel_sessions(lab)
+    except OSError as error:
+        sessions = f"(server unreadable: {error})"
+    return (f"page: {state}\nserver sessions: {sessions}\nbrowser console, last lines: {console[-20:]}\n"
+            f"{_server_log(lab)}")
+
+
+def _run_all(page) -> None:
+    """What a student does first: Run > Run All Cells."""
+    page.locator(".lm-MenuBar-item", has_text=re.compile(r"^Run$")).click()
+    page.locator(".lm-Menu-item[data-command='runmenu:run-all']:not([aria-disabled='true'])").click()
+
 
 def test_student_runs_the_release_notebook(jupyterlab, sync_playwright, tmp_path):
-    base, token = jupyterlab.split("|")
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout  # present: the fixture checked
+
+    lab = jupyterlab
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
         context = p.chromium.launch_persistent_context(
@@ -155,18 +224,32 @@ def test_student_runs_the_release_notebook(jupyterlab, sync_playwright, tmp_path
         try:
             context.set_default_timeout(30_000)
             page = context.pages[0] if context.pages else context.new_page()
-            page.goto(f"{base}/lab/tree/{NOTEBOOK}?token={token}", timeout=60_000)
+            console: list[str] = []
+            page.on("console", lambda message: console.append(f"{message.type}: {message.text}"[:300]))
+            page.goto(f"{lab.base}/lab/tree/{NOTEBOOK}?token={lab.token}", timeout=60_000)
             page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
+            _wait_for_kernel(lab)
             page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=60_000)
 
-            # What a student does first: Run > Run All Cells.
-            page.locator(".lm-MenuBar-item", has_text=re.compile(r"^Run$")).click()
-            page.locator(".lm-Menu-item[data-command='runmenu:run-all']").click()
+            _run_all(page)
+            try:
+                page.wait_for_function(_RUN_STARTED, timeout=60_000, polling=500)
+            except PlaywrightTimeout:
+                # Run All once started nothing in CI (cause unseen). Say so, with the state, and try
+                # once more: a second failure fails the test with the same diagnosis.
+                warnings.warn(f"Run All started no cell in 60 s; running all again.\n{_diagnosis(page, lab, console)}",
+                              stacklevel=1)
+                page.keyboard.press("Escape")
+                _run_all(page)
             try:
                 page.wait_for_function(_RUN_FINISHED, timeout=180_000, polling=500)
-            except Exception:
+                finished = True
+            except PlaywrightTimeout:
+                finished = False
+            if not finished:
                 page.screenshot(path=str(SCREENSHOTS / "01_modules-timeout.png"), full_page=True)
-                raise
+                pytest.fail(f"Run All did not finish with the first test failing in 180 s.\n"
+                            f"{_diagnosis(page, lab, console)}", pytrace=False)
 
             # (c) What the student sees: the failing test, scrolled into view (taken first: it also helps
             # to understand a failure below).
