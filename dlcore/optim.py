@@ -22,6 +22,15 @@ from dlcore.module import Module
 
 Schedule = Callable[[int], float]
 
+# Adam sets first moments below FLUSH_BELOW to zero every FLUSH_EVERY steps. The first moment of a
+# weight whose gradient stays 0 (a dead ReLU unit's) shrinks by β1 = 0.9 a step and after some 800
+# steps becomes subnormal in float32, where each operation on it is several times slower: the CNN's
+# Adam step took 1.65 ms against 0.39 after 2 epochs, with 18 % of its moments subnormal. A moment
+# below 1e-30 moves its weight by less than λ·1e-21 (ε = 1e-8), invisible in float32; 0.9^50 ≈ 0.005: none
+# falls from 1e-30 to the subnormals (below 1.2e-38) between two flushes. The second moment shrinks
+# by β2 = 0.999 a step and is left alone (it would take some 18,000 steps from 1e-30).
+FLUSH_EVERY, FLUSH_BELOW = 50, 1e-30
+
 
 class Optimizer(Protocol):
     """What the training loop needs of an optimizer."""
@@ -43,7 +52,9 @@ class Adam:
         θ ← θ − λ·m̂ / (√v̂ + ε)
 
     The moments are kept per parameter, aligned with ``model.params()`` and of the same shape
-    and dtype (a float32 model stays float32).
+    and dtype (a float32 model stays float32). Every :data:`FLUSH_EVERY` steps, first moments
+    below :data:`FLUSH_BELOW` are set to 0: it keeps them out of the slow subnormal numbers, and
+    such a moment moves its weight by less than λ·1e-21 (with ε = 1e-8).
     """
 
     def __init__(self, model: Module, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
@@ -88,6 +99,9 @@ class Adam:
             np.divide(m, work, out=work)
             work *= self.lr / c1                       # λ·m̂ / (√v̂ + ε)
             p -= work
+        if self.t % FLUSH_EVERY == 0:
+            for m in self.m:
+                np.copyto(m, 0, where=np.abs(m) < FLUSH_BELOW)
 
 
 def step_decay(lr0: float, factor: float, every: int) -> Schedule:

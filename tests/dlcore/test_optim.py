@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from helpers.toys import HalfSquared
 
+import dlcore.optim as optim
 from dlcore import SGD, Adam, Module, Sequential, cosine, fit, step_decay
 
 
@@ -61,6 +62,30 @@ def test_adam_is_in_place_keeps_dtype_and_leaves_grads_alone():
     assert all(p is q for p, q in zip(model.params(), live, strict=True))
     assert all(p.dtype == np.float32 for p in model.ps + opt.m + opt.v)
     np.testing.assert_array_equal(model.gs[0], 0.5)  # the decay term is not written into grads()
+
+
+def test_adam_keeps_the_moments_of_dead_weights_out_of_the_subnormals(monkeypatch):
+    # A dead unit's weights get gradient 0 after a first step: their first moment shrinks by 0.9 a step
+    # and, left alone, would be subnormal in float32 (slow arithmetic) after about 800 steps.
+    def train(flush_every: int) -> tuple[Params, Adam]:
+        monkeypatch.setattr(optim, "FLUSH_EVERY", flush_every)
+        model = Params(np.linspace(-1, 1, 64), [0.3], dtype=np.float32)
+        opt = Adam(model, lr=0.01)
+        model.set_grads(np.linspace(1e-3, 1.0, 64), [0.5])
+        opt.step()
+        for step in range(1, 1000):  # the first weight keeps a gradient, the 64 others are dead
+            model.set_grads(0.0, [0.5 * (-1) ** step])
+            opt.step()
+        return model, opt
+
+    flushed, opt = train(optim.FLUSH_EVERY)
+    tiny = np.finfo(np.float32).tiny
+    assert not any(((m != 0) & (np.abs(m) < tiny)).any() for m in opt.m), "a first moment became subnormal"
+    assert (opt.m[0] == 0).all() and opt.m[1][0] != 0
+    kept, kept_opt = train(10**9)  # never flushed: the same weights, bit for bit
+    assert ((kept_opt.m[0] != 0) & (np.abs(kept_opt.m[0]) < tiny)).any(), "the case no longer reaches subnormals"
+    for p, q in zip(flushed.ps, kept.ps, strict=True):
+        np.testing.assert_array_equal(p, q)
 
 
 def test_adam_weight_decay_is_coupled_l2():
