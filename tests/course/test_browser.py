@@ -168,7 +168,7 @@ _PAGE_STATE = """() => ({
 
 
 def _kernel_sessions(lab: Lab) -> list[dict]:
-    return json.loads(_get(f"{lab.base}/api/sessions?token={lab.token}"))
+    return json.loads(_get(f"{lab.base}/api/sessions?token={lab.token}", timeout=10.0))
 
 
 def _wait_for_kernel(lab: Lab, timeout: float = 120.0) -> None:
@@ -178,7 +178,10 @@ def _wait_for_kernel(lab: Lab, timeout: float = 120.0) -> None:
     cannot tell that the kernel is ready; the server can."""
     deadline = time.monotonic() + timeout
     while True:
-        kernels = [s["kernel"] for s in _kernel_sessions(lab) if s.get("path", "").endswith(NOTEBOOK)]
+        try:
+            kernels = [s["kernel"] for s in _kernel_sessions(lab) if s.get("path", "").endswith(NOTEBOOK)]
+        except OSError as error:  # a busy server may answer late: ask again until the deadline
+            kernels = [{"no answer": str(error)}]
         if any(k.get("execution_state") == "idle" and k.get("connections", 0) >= 1 for k in kernels):
             return
         if time.monotonic() > deadline:
